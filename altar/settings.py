@@ -1,0 +1,204 @@
+"""Settings for Altar Trader Hub, read from the environment with django-environ.
+
+With no environment at all the hub runs embedded: SQLite, the in-process APScheduler
+backend and an offline market. Every variable is documented in `.env.example`.
+
+`SCHEDULER_*` values are kept as typed so that `manage.py check` can refuse a malformed one
+with an id and a hint (see `scheduler/checks.py`); any other malformed value stops start-up
+here with a message naming the variable.
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _strict_bool(name: str, default: bool) -> bool:
+    """A boolean variable; anything but a clear yes/no stops start-up (django-environ would
+    silently read "ture" as False)."""
+    raw = env.str(name, default=str(default)).strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, not {raw!r}")
+
+
+def _lenient_bool(name: str, default: bool) -> bool | str:
+    """Like `_strict_bool`, but returns the raw text when malformed so a system check can
+    report it with a hint instead of a traceback."""
+    raw = env.str(name, default=str(default)).strip()
+    if raw.lower() in _TRUE:
+        return True
+    if raw.lower() in _FALSE:
+        return False
+    return raw
+
+
+def _int(name: str, default: int) -> int:
+    raw = env.str(name, default=str(default))
+    try:
+        return int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {raw!r}") from None
+
+
+DEBUG = _strict_bool("DEBUG", False)
+
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_apscheduler",
+    "scheduler.apps.SchedulerConfig",
+    "market_data.apps.MarketDataConfig",
+    "strategies.apps.StrategiesConfig",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "altar.urls"
+WSGI_APPLICATION = "altar.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database --------------------------------------------------------------------------
+try:
+    _default_db = env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
+except (ValueError, KeyError, ImproperlyConfigured) as exc:
+    raise ImproperlyConfigured(f"DATABASE_URL is malformed: {exc}") from None
+if not _default_db.get("ENGINE"):
+    raise ImproperlyConfigured("DATABASE_URL names an unsupported database scheme")
+
+if _default_db["ENGINE"] == "django.db.backends.sqlite3":
+    # Several processes (web, runscheduler, test subprocesses) share one file. IMMEDIATE
+    # transactions take the write lock up front, so a writer waits for `timeout` instead
+    # of failing with "database is locked" when it upgrades a read lock; WAL lets readers
+    # go on while one process writes.
+    _default_db["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    # A file, not memory, so subprocesses started by tests can open the test database.
+    _default_db["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}
+else:
+    _default_db["CONN_MAX_AGE"] = _int("CONN_MAX_AGE", 60)
+    _default_db["CONN_HEALTH_CHECKS"] = True
+
+DATABASES = {"default": _default_db}
+
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if _default_db["ENGINE"] != "django.db.backends.sqlite3":
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set; a hub on a shared database needs the same key everywhere"
+        )
+    # The embedded setup runs on one machine: keep a random key in a local file.
+    _key_file = BASE_DIR / ".secret_key"
+    if not _key_file.exists():
+        import secrets
+
+        _key_file.write_text(secrets.token_urlsafe(50))
+        _key_file.chmod(0o600)
+    SECRET_KEY = _key_file.read_text().strip()
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files (whitenoise, so admin is styled with DEBUG=False) ------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Compressed now; hashed names (the manifest storage) come with the Heroku work, since
+    # they make every template render depend on a prior collectstatic.
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+LOGIN_URL = "admin:login"
+
+# --- Scheduler -------------------------------------------------------------------------
+SCHEDULER_BACKEND = env.str("SCHEDULER_BACKEND", default="apscheduler").strip().lower()
+SCHEDULER_AUTOSTART = _lenient_bool("SCHEDULER_AUTOSTART", SCHEDULER_BACKEND == "apscheduler")
+SCHEDULER_TIMEZONE = env.str("SCHEDULER_TIMEZONE", default="UTC").strip()
+# Threads that run jobs in the scheduler process (the guide's ThreadPoolExecutor(20)).
+SCHEDULER_THREADS = _int("SCHEDULER_THREADS", 20)
+# How long a stopping scheduler lets running jobs finish before recording them interrupted.
+SCHEDULER_SHUTDOWN_GRACE = _int("SCHEDULER_SHUTDOWN_GRACE", 10)
+# How often (seconds) the scheduler process reads the change counter.
+SCHEDULER_POLL_INTERVAL = 0.5
+# The model the guide's strategy API starts and stops (like AUTH_USER_MODEL), so the
+# scheduler app never imports the strategies app.
+SCHEDULER_STRATEGY_MODEL = "strategies.Strategy"
+
+REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+
+# --- Logging: one line per event, to stdout (Heroku's log router reads it) ----------------
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "line": {"format": "%(asctime)s %(levelname)s [%(name)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "line"},
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # APScheduler's own per-run lines duplicate ours ("Running job ...").
+        "apscheduler.executors": {"level": "WARNING"},
+        "apscheduler.scheduler": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,53 @@
+"""Fixtures shared by every app's tests."""
+
+import os
+
+import pytest
+from django.db import connection
+
+from scheduler.testing import manage
+
+IN_CI = os.environ.get("CI") == "true"
+
+
+@pytest.fixture
+def strategy(db):
+    from strategies.models import Strategy
+
+    return Strategy.objects.create(name="Trend", symbol="BTC/USDT", interval_seconds=1)
+
+
+@pytest.fixture
+def staff_client(client, django_user_model):
+    user = django_user_model.objects.create_superuser("staff", "", "pw-for-tests-only")
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def scheduler_process(transactional_db):
+    """A real `manage.py runscheduler` on the test database, started and ready.
+
+    It depends on `transactional_db`, so the data a test writes is committed where the
+    subprocess can see it, and the process is stopped before the database is flushed.
+    """
+    started = []
+
+    def start(*extra_args, env=None):
+        process = manage("runscheduler", *extra_args, env=env)
+        started.append(process)
+        process.wait_for_line(r"Background scheduler started", timeout=30)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+@pytest.fixture
+def postgres():
+    """Skip (or fail under CI=true) when the test database is not PostgreSQL."""
+    if connection.vendor != "postgresql":
+        if IN_CI and os.environ.get("DATABASE_URL", "").startswith("postgres"):
+            pytest.fail("PostgreSQL expected under CI")
+        pytest.skip("needs PostgreSQL (set DATABASE_URL=postgres://...)")

@@ -1,0 +1,1 @@
+"""Market data models arrive with the market-data work (exchanges, symbols, candles)."""

@@ -1,0 +1,183 @@
+"""The APScheduler engine: django-apscheduler's job store, our slots, our execution path.
+
+Each enabled `Schedule` becomes one APScheduler job whose function is the stable entry point
+`scheduler.execution:run_job` with the job id. Two small pieces make the engine hand our
+slots to it, which APScheduler does not do by itself:
+
+- `SlotTrigger` asks `scheduler.slots` for fire times, so APScheduler's run times are our
+  slots;
+- `SlotExecutor` passes each run time to `run_job` as `slot=` and leaves misfire and overlap
+  decisions to `run_job`, which records them (APScheduler would drop them silently).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import threading
+from datetime import datetime
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
+from django.conf import settings
+from django_apscheduler.jobstores import DjangoJobStore
+
+from ..execution import interrupt_own_runs
+from ..models import Schedule
+from ..slots import Timing
+from .base import SchedulerBackend
+
+logger = logging.getLogger("scheduler")
+
+ENTRY_POINT = "scheduler.execution:run_job"
+# Overlap limits are enforced by run_job, so that a skipped slot is recorded; the engine's
+# own per-process limit must never drop a slot before run_job sees it.
+ENGINE_MAX_INSTANCES = 10_000
+
+
+class SlotTrigger(BaseTrigger):
+    """Fire times from `scheduler.slots`, so a slot is the same value on every engine."""
+
+    def __init__(self, timing: Timing):
+        self.timing = timing
+
+    def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime):
+        if previous_fire_time is None:
+            return self.timing.next_slot(now, inclusive=True)
+        return self.timing.next_slot(previous_fire_time)
+
+    def __str__(self) -> str:
+        return self.timing.describe()
+
+    def __repr__(self) -> str:
+        return f"<SlotTrigger {self.timing.describe()}>"
+
+
+class SlotExecutor(ThreadPoolExecutor):
+    """A thread pool that calls `run_job(job_id, slot=run_time)` for each run time.
+
+    It keeps the futures it started, so a stopping scheduler can wait for them (bounded)
+    and cancel what has not started.
+    """
+
+    def __init__(self, max_workers: int):
+        super().__init__(max_workers)
+        self._futures: set[concurrent.futures.Future] = set()
+        self._futures_lock = threading.Lock()
+
+    def _do_submit_job(self, job, run_times):
+        def run_slots():
+            for run_time in run_times:
+                job.func(*job.args, slot=run_time, **job.kwargs)
+            return []
+
+        def done(future: concurrent.futures.Future):
+            with self._futures_lock:
+                self._futures.discard(future)
+            if future.cancelled():
+                self._run_job_success(job.id, [])
+            elif future.exception() is not None:
+                exc = future.exception()
+                self._run_job_error(job.id, exc, exc.__traceback__)
+            else:
+                self._run_job_success(job.id, future.result())
+
+        future = self._pool.submit(run_slots)
+        with self._futures_lock:
+            self._futures.add(future)
+        future.add_done_callback(done)
+
+    def shutdown(self, wait=True):
+        self._pool.shutdown(wait=wait, cancel_futures=True)
+
+    def wait_for_running(self, timeout: float) -> int:
+        """Wait up to `timeout` seconds for started runs; return how many are still going."""
+        with self._futures_lock:
+            pending = set(self._futures)
+        _, not_done = concurrent.futures.wait(pending, timeout=timeout)
+        return sum(1 for f in not_done if not f.cancelled())
+
+
+class ScheduleJobStore(DjangoJobStore):
+    """django-apscheduler's store without its execution-log listeners: `JobRun` is the one
+    history, and those listeners would write a second, disagreeing one."""
+
+    def register_event_listeners(self):
+        pass
+
+
+class APSchedulerBackend(SchedulerBackend):
+    name = "apscheduler"
+
+    def __init__(self):
+        self.executor = SlotExecutor(settings.SCHEDULER_THREADS)
+        self.engine = BackgroundScheduler(
+            jobstores={"default": ScheduleJobStore()},
+            executors={"default": self.executor},
+            job_defaults={
+                "coalesce": True,
+                "misfire_grace_time": 60,
+                "max_instances": ENGINE_MAX_INSTANCES,
+            },
+            timezone=settings.SCHEDULER_TIMEZONE,
+        )
+        self._reconcile_lock = threading.Lock()
+
+    def start(self) -> None:
+        self.engine.start(paused=True)
+        self.reconcile()
+        self.engine.resume()
+        logger.info("Background scheduler started, backend=%s", self.name)
+
+    def reconcile(self) -> list[str]:
+        """Add, replace or remove engine jobs so they match the enabled schedules.
+
+        A job whose trigger and grace are unchanged is left alone, so its place on the grid
+        (and the engine's next run time) is kept.
+        """
+        with self._reconcile_lock:
+            changes = []
+            wanted = {s.job_id: s for s in Schedule.objects.filter(enabled=True)}
+            current = {job.id: job for job in self.engine.get_jobs()}
+            for job_id in current.keys() - wanted.keys():
+                self.engine.remove_job(job_id)
+                changes.append(f"Removed job {job_id}")
+            for job_id, schedule in wanted.items():
+                timing = schedule.timing
+                job = current.get(job_id)
+                if (
+                    job is not None
+                    and isinstance(job.trigger, SlotTrigger)
+                    and job.trigger.timing == timing
+                    and job.misfire_grace_time == schedule.misfire_grace_seconds
+                ):
+                    continue
+                self.engine.add_job(
+                    ENTRY_POINT,
+                    trigger=SlotTrigger(timing),
+                    args=[job_id],
+                    id=job_id,
+                    name=job_id,
+                    replace_existing=True,
+                    next_run_time=schedule.next_fire_time(),
+                    misfire_grace_time=schedule.misfire_grace_seconds,
+                    coalesce=True,
+                )
+                changes.append(f"Registered job {job_id} ({timing.describe()})")
+            for line in changes:
+                logger.info(line)
+            return changes
+
+    def next_run_times(self) -> dict[str, datetime | None]:
+        return {job.id: job.next_run_time for job in self.engine.get_jobs()}
+
+    def shutdown(self, grace: float) -> int:
+        """Stop firing, let started runs finish for up to `grace` seconds, then record the
+        ones still going as interrupted. Returns how many were interrupted."""
+        if self.engine.running:
+            self.engine.shutdown(wait=False)
+        left = self.executor.wait_for_running(grace)
+        if left:
+            interrupt_own_runs(f"interrupted: the scheduler stopped after a {grace:g}s grace")
+        return left

@@ -1,0 +1,26 @@
+"""The contract every scheduler engine fulfils."""
+
+from __future__ import annotations
+
+
+class SchedulerBackend:
+    """Runs the `Schedule` rows on one engine, in the one process that owns the engine.
+
+    The engine only fires: every run goes through `scheduler.execution.run_job(job_id,
+    slot=...)` with a slot computed by `scheduler.slots`.
+    """
+
+    name = ""
+
+    def start(self) -> None:
+        """Start firing jobs, after projecting every enabled schedule into the engine."""
+        raise NotImplementedError
+
+    def reconcile(self) -> list[str]:
+        """Make the engine match the `Schedule` rows; return one line per change made."""
+        raise NotImplementedError
+
+    def shutdown(self, grace: float) -> int:
+        """Stop firing, give running jobs `grace` seconds to finish; return how many
+        were still running when the grace ran out."""
+        raise NotImplementedError

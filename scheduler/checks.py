@@ -1,0 +1,61 @@
+"""System checks for the scheduler settings: a mistake fails `manage.py check` with an id and
+a hint instead of surfacing as a traceback in a running process."""
+
+from django.conf import settings
+from django.core.checks import Error, register
+
+from .backends import BACKENDS
+from .slots import zone
+
+
+@register()
+def check_scheduler_settings(app_configs=None, **kwargs):
+    errors = []
+    backend = settings.SCHEDULER_BACKEND
+    if backend == "celery":
+        errors.append(
+            Error(
+                "SCHEDULER_BACKEND=celery is not available in this version.",
+                hint="Use SCHEDULER_BACKEND=apscheduler (the default); the Celery backend "
+                "arrives in a later release.",
+                id="scheduler.E002",
+            )
+        )
+    elif backend not in BACKENDS:
+        errors.append(
+            Error(
+                f"SCHEDULER_BACKEND={backend!r} is not a scheduler backend.",
+                hint=f"Set SCHEDULER_BACKEND to one of: {', '.join(BACKENDS)}.",
+                id="scheduler.E001",
+            )
+        )
+    if not isinstance(settings.SCHEDULER_AUTOSTART, bool):
+        errors.append(
+            Error(
+                f"SCHEDULER_AUTOSTART={settings.SCHEDULER_AUTOSTART!r} is not true or false.",
+                hint="Set SCHEDULER_AUTOSTART=true to run the scheduler inside the web "
+                "process, or false when `manage.py runscheduler` runs it.",
+                id="scheduler.E003",
+            )
+        )
+    try:
+        zone(settings.SCHEDULER_TIMEZONE)
+    except ValueError:
+        errors.append(
+            Error(
+                f"SCHEDULER_TIMEZONE={settings.SCHEDULER_TIMEZONE!r} is not a time zone.",
+                hint="Use an IANA name such as UTC or Europe/Rome.",
+                id="scheduler.E004",
+            )
+        )
+    for name in ("SCHEDULER_THREADS", "SCHEDULER_SHUTDOWN_GRACE"):
+        value = getattr(settings, name)
+        if value < (1 if name == "SCHEDULER_THREADS" else 0):
+            errors.append(
+                Error(
+                    f"{name}={value} is too small.",
+                    hint=f"{name} must be at least {1 if name == 'SCHEDULER_THREADS' else 0}.",
+                    id="scheduler.E005",
+                )
+            )
+    return errors

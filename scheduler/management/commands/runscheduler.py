@@ -1,0 +1,44 @@
+"""`manage.py runscheduler`: the scheduler as its own process (SCHEDULER_AUTOSTART=false)."""
+
+import os
+import signal
+import sys
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from scheduler.runner import SchedulerRunner
+
+
+class Command(BaseCommand):
+    help = (
+        "Run the scheduler in this process, for deployments that keep it out of the web "
+        "process. SIGTERM or SIGINT stops it cleanly."
+    )
+
+    def handle(self, *args, **options):
+        self.shutdown = False
+        signal.signal(signal.SIGTERM, self.on_signal)
+        signal.signal(signal.SIGINT, self.on_signal)
+        try:
+            runner = SchedulerRunner()
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        runner.start()
+        runner.run_until(lambda: self.shutdown)
+
+        grace = settings.SCHEDULER_SHUTDOWN_GRACE
+        self.stdout.write(f"Stopping scheduler: running jobs get up to {grace}s to finish")
+        interrupted = runner.stop(grace)
+        if interrupted:
+            # Their threads cannot be killed and would hold the interpreter open: the runs
+            # are recorded as interrupted, so leave now.
+            self.stdout.write(f"Scheduler stopped; {interrupted} run(s) recorded as interrupted")
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)
+        return "Scheduler stopped"
+
+    def on_signal(self, signum, frame):
+        """Only set the flag: the loop notices it within one poll interval."""
+        self.shutdown = True

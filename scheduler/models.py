@@ -1,0 +1,424 @@
+"""What runs when (`Schedule`), what ran and how it went (`JobRun`), and the change counter.
+
+`Schedule` rows are the source of truth; each backend is a projection of them that only the
+scheduler process writes. Web processes write rows and bump `SchedulerState.changes`,
+which the scheduler reads at least once a second.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.deconstruct import deconstructible
+
+from . import registry
+from .slots import MAX_INTERVAL, MIN_INTERVAL, CronError, Timing, parse_cron_field, zone
+
+
+def validate_task_name(value: str) -> None:
+    if value not in registry.TASKS:
+        raise ValidationError(
+            f"Unknown task {value!r}; choose one of: {', '.join(registry.TASKS)}."
+        )
+
+
+def validate_timezone(value: str) -> None:
+    try:
+        zone(value)
+    except ValueError as exc:
+        raise ValidationError(str(exc).capitalize() + ".") from None
+
+
+@deconstructible
+class CronFieldValidator:
+    """Refuses a cron field that does not parse or is out of range for its position."""
+
+    def __init__(self, field: str):
+        self.field = field
+
+    def __call__(self, value: str) -> None:
+        try:
+            parse_cron_field(value, self.field)
+        except CronError as exc:
+            raise ValidationError(str(exc).capitalize() + ".") from None
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, CronFieldValidator) and other.field == self.field
+
+
+def whole_second(moment: datetime) -> datetime:
+    return moment.replace(microsecond=0)
+
+
+class SchedulerState(models.Model):
+    """One row: the change counter every writer of schedules bumps in its own transaction,
+    so the scheduler sees the new rows and the new count together."""
+
+    changes = models.BigIntegerField(default=0)
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "scheduler state"
+
+    @classmethod
+    def bump(cls) -> None:
+        updated = cls.objects.filter(pk=1).update(
+            changes=F("changes") + 1, changed_at=timezone.now()
+        )
+        if not updated:
+            cls.objects.get_or_create(pk=1, defaults={"changes": 1})
+
+    @classmethod
+    def current(cls) -> int:
+        return cls.objects.filter(pk=1).values_list("changes", flat=True).first() or 0
+
+
+class ScheduleQuerySet(models.QuerySet):
+    def update(self, **kwargs) -> int:
+        """Bulk updates notify the scheduler too (admin bulk actions use them)."""
+        with transaction.atomic():
+            count = super().update(**kwargs)
+            if count:
+                SchedulerState.bump()
+        return count
+
+    def delete(self):
+        with transaction.atomic():
+            result = super().delete()
+            SchedulerState.bump()
+        return result
+
+
+class ScheduleManager(models.Manager.from_queryset(ScheduleQuerySet)):
+    def ensure_builtin(self) -> list[str]:
+        """Create the built-in schedules that are missing; never touch existing rows, so an
+        admin's edits survive every `migrate`. Returns the job ids created."""
+        created = []
+        for spec in registry.BUILTIN_SCHEDULES:
+            if self.filter(job_id=spec.job_id).exists():
+                continue
+            schedule = Schedule(
+                job_id=spec.job_id,
+                task=spec.task,
+                description=spec.description,
+                kind=Schedule.INTERVAL if spec.interval_seconds else Schedule.CRON,
+                interval_seconds=spec.interval_seconds,
+                cron_minute=spec.cron_minute,
+                cron_hour=spec.cron_hour,
+                misfire_grace_seconds=spec.misfire_grace_seconds,
+                max_attempts=spec.max_attempts,
+                queue=spec.queue,
+                timeout_seconds=spec.timeout_seconds,
+            )
+            schedule.full_clean()
+            schedule.save()
+            created.append(spec.job_id)
+        return created
+
+    def set_strategy_job(
+        self,
+        strategy_id: int,
+        *,
+        active: bool,
+        interval_seconds: int,
+        start_immediately: bool,
+        label: str = "",
+    ) -> Schedule | None:
+        """Make job `strategy_<id>` match its strategy (the one place that does).
+
+        1. Inactive: disable the row if there is one (the engine drops the job).
+        2. Becoming active, or a new interval: re-anchor at now — the first slot is now when
+           the strategy starts immediately, else one interval later.
+        3. Already active with the same interval: leave the grid alone.
+        """
+        job_id = f"strategy_{strategy_id}"
+        with transaction.atomic():
+            schedule = self.select_for_update().filter(job_id=job_id).first()
+            if not active:
+                if schedule and schedule.enabled:
+                    schedule.enabled = False
+                    schedule.save()
+                return schedule
+            if schedule is None:
+                schedule = Schedule(
+                    job_id=job_id,
+                    task=registry.STRATEGY_TASK,
+                    kwargs={"strategy_id": strategy_id},
+                    queue=registry.STRATEGY_QUEUE,
+                    max_running=registry.STRATEGY_MAX_RUNNING,
+                    max_attempts=1,
+                    kind=Schedule.INTERVAL,
+                )
+            restart = not schedule.enabled or schedule.pk is None
+            if restart or schedule.interval_seconds != interval_seconds:
+                now = whole_second(timezone.now())
+                schedule.interval_seconds = interval_seconds
+                schedule.anchor = (
+                    now
+                    if (restart and start_immediately)
+                    else now + timedelta(seconds=interval_seconds)
+                )
+            schedule.enabled = True
+            schedule.description = label or schedule.description
+            schedule.full_clean()
+            schedule.save()
+            return schedule
+
+
+class Schedule(models.Model):
+    """One job: which registered task runs, with which arguments, on which trigger."""
+
+    INTERVAL = "interval"
+    CRON = "cron"
+    KIND_CHOICES = [(INTERVAL, "Every N seconds"), (CRON, "Cron (minute hour day month weekday)")]
+
+    job_id = models.CharField(
+        "job id", max_length=200, unique=True, help_text="Stable name, e.g. strategy_12."
+    )
+    description = models.CharField(max_length=200, blank=True)
+    task = models.CharField(
+        max_length=100,
+        validators=[validate_task_name],
+        help_text="A task from the hub's registry.",
+    )
+    kwargs = models.JSONField(
+        "arguments", default=dict, blank=True, help_text='JSON object, e.g. {"strategy_id": 1}.'
+    )
+    enabled = models.BooleanField(default=True)
+    kind = models.CharField("trigger", max_length=10, choices=KIND_CHOICES, default=INTERVAL)
+    interval_seconds = models.PositiveIntegerField(
+        "interval (seconds)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(MIN_INTERVAL), MaxValueValidator(MAX_INTERVAL)],
+        help_text="From 1 second to 31 days.",
+    )
+    anchor = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="The first slot: runs are due at anchor + k × interval. Set when the "
+        "schedule starts or its interval changes; a restart never moves it.",
+    )
+    cron_minute = models.CharField(
+        "minute", max_length=100, default="*", validators=[CronFieldValidator("minute")]
+    )
+    cron_hour = models.CharField(
+        "hour", max_length=100, default="*", validators=[CronFieldValidator("hour")]
+    )
+    cron_day_of_month = models.CharField(
+        "day of month", max_length=100, default="*", validators=[CronFieldValidator("day_of_month")]
+    )
+    cron_month = models.CharField(
+        "month", max_length=100, default="*", validators=[CronFieldValidator("month")]
+    )
+    cron_day_of_week = models.CharField(
+        "day of week",
+        max_length=100,
+        default="*",
+        validators=[CronFieldValidator("day_of_week")],
+        help_text="0 or 7 = Sunday, or sun-sat.",
+    )
+    timezone = models.CharField(
+        "time zone",
+        max_length=64,
+        blank=True,
+        validators=[validate_timezone],
+        help_text="For cron schedules; empty means SCHEDULER_TIMEZONE.",
+    )
+    timeout_seconds = models.PositiveIntegerField(
+        "timeout (seconds)",
+        default=600,
+        validators=[MinValueValidator(1)],
+        help_text="A run longer than this is recorded as timed out.",
+    )
+    misfire_grace_seconds = models.PositiveIntegerField(
+        "misfire grace (seconds)",
+        default=60,
+        help_text="A slot started later than this after its time is recorded as missed.",
+    )
+    max_attempts = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(20)]
+    )
+    queue = models.CharField(max_length=64, default="default")
+    max_running = models.PositiveSmallIntegerField(
+        "at most running at once",
+        default=3,
+        validators=[MinValueValidator(1)],
+        help_text="A slot due while this many runs are going is skipped and recorded.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ScheduleManager()
+
+    class Meta:
+        ordering = ["job_id"]
+
+    def __str__(self) -> str:
+        return self.job_id
+
+    def clean(self) -> None:
+        errors = {}
+        if self.kind == self.INTERVAL and not self.interval_seconds:
+            errors["interval_seconds"] = "An interval schedule needs an interval."
+        if self.task in registry.TASKS:
+            try:
+                registry.check_arguments(self.task, self.kwargs)
+            except ValueError as exc:
+                errors["kwargs"] = str(exc).capitalize() + "."
+        if errors:
+            raise ValidationError(errors)
+
+    def save(self, *args, **kwargs) -> None:
+        """Re-anchor when the interval changes, and notify the scheduler in the same
+        transaction as the row, so it never sees one without the other.
+
+        A new interval (with the anchor left as it was) starts a new grid at the edit: the
+        next run is one new interval later. A caller that sets the anchor itself keeps it.
+        """
+        if self.kind == self.INTERVAL:
+            old = None
+            if self.pk:
+                old = (
+                    Schedule.objects.filter(pk=self.pk)
+                    .values("interval_seconds", "kind", "anchor")
+                    .first()
+                )
+            new_grid = old is not None and (old["interval_seconds"], old["kind"]) != (
+                self.interval_seconds,
+                self.kind,
+            )
+            if self.anchor is None or (new_grid and self.anchor == old["anchor"]):
+                now = whole_second(timezone.now())
+                self.anchor = now + timedelta(seconds=self.interval_seconds) if new_grid else now
+            self.anchor = whole_second(self.anchor)
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            SchedulerState.bump()
+
+    def delete(self, *args, **kwargs):
+        with transaction.atomic():
+            result = super().delete(*args, **kwargs)
+            SchedulerState.bump()
+        return result
+
+    @property
+    def timing(self) -> Timing:
+        from django.conf import settings
+
+        if self.kind == self.INTERVAL:
+            return Timing(
+                kind=self.INTERVAL, interval_seconds=self.interval_seconds, anchor=self.anchor
+            )
+        return Timing(
+            kind=self.CRON,
+            minute=self.cron_minute,
+            hour=self.cron_hour,
+            day_of_month=self.cron_day_of_month,
+            month=self.cron_month,
+            day_of_week=self.cron_day_of_week,
+            timezone=self.timezone or settings.SCHEDULER_TIMEZONE,
+        )
+
+    def describe_trigger(self) -> str:
+        return self.timing.describe()
+
+    describe_trigger.short_description = "trigger"
+
+    def next_fire_time(self, now: datetime | None = None) -> datetime | None:
+        """The next slot to run: the first after the last one recorded, but none older than
+        the misfire grace (so a strategy started "immediately" shows its anchor, now).
+        None when disabled. Both the engines and the status views use this."""
+        if not self.enabled:
+            return None
+        floor = (now or timezone.now()) - timedelta(seconds=self.misfire_grace_seconds)
+        last = (
+            JobRun.objects.filter(job_id=self.job_id, scheduled_at__gte=floor)
+            .order_by("-scheduled_at")
+            .values_list("scheduled_at", flat=True)
+            .first()
+        )
+        if last is not None:
+            return self.timing.next_slot(last)
+        return self.timing.next_slot(floor, inclusive=True)
+
+
+class JobRun(models.Model):
+    """The claim on a slot and the record of how it went: one row per (job, slot)."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    INTERRUPTED = "interrupted"
+    MISSED = "missed"
+    SKIPPED = "skipped"
+    STATUS_CHOICES = [
+        (RUNNING, "running"),
+        (SUCCEEDED, "succeeded"),
+        (FAILED, "failed"),
+        (TIMED_OUT, "timed out"),
+        (INTERRUPTED, "interrupted"),
+        (MISSED, "missed"),
+        (SKIPPED, "skipped"),
+    ]
+    FINISHED = (SUCCEEDED, FAILED, TIMED_OUT, INTERRUPTED)
+
+    job_id = models.CharField("job id", max_length=200)
+    scheduled_at = models.DateTimeField("slot", help_text="The time this run was due.")
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=20, choices=STATUS_CHOICES, default=RUNNING)
+    attempt = models.PositiveSmallIntegerField(default=1)
+    owner = models.CharField(max_length=200, blank=True, help_text="host:pid that ran it.")
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    summary = models.CharField(max_length=500, blank=True)
+    traceback = models.TextField(blank=True)
+    missed_count = models.PositiveIntegerField(null=True, blank=True)
+    missed_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["job_id", "scheduled_at"], name="jobrun_one_claim_per_slot"
+            ),
+        ]
+        indexes = [
+            # A job's history, newest first (admin, status pages, "last run").
+            models.Index(fields=["job_id", "-scheduled_at"], name="jobrun_history"),
+            # The overlap check and the reaper look for runs still going.
+            models.Index(fields=["status", "job_id"], name="jobrun_status"),
+        ]
+        ordering = ["-scheduled_at"]
+
+    def __str__(self) -> str:
+        return f"{self.job_id} @ {self.scheduled_at:%Y-%m-%d %H:%M:%S} ({self.status})"
+
+    @property
+    def duration(self) -> timedelta | None:
+        if self.started_at and self.finished_at:
+            return self.finished_at - self.started_at
+        return None
+
+
+class ProbeRun(models.Model):
+    """The probe ledger: one row per execution that started, with no unique key, so a slot
+    executed twice shows up as two rows (a `JobRun` count could never show it)."""
+
+    job_id = models.CharField(max_length=200)
+    scheduled_at = models.DateTimeField()
+    attempt = models.PositiveSmallIntegerField(default=1)
+    pid = models.IntegerField()
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # The ledger checks group executions by slot.
+            models.Index(fields=["job_id", "scheduled_at"], name="proberun_slot"),
+        ]

@@ -1,0 +1,188 @@
+"""Helpers every test of the scheduler uses: the probe-ledger checks, bounded waits, and
+real subprocesses (runscheduler, gunicorn) pointed at the test database.
+
+The ledger checks read `ProbeRun`, which has no unique key: a slot executed twice leaves two
+rows there, whereas `JobRun`'s unique key would hide it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+
+from .models import JobRun, ProbeRun, Schedule
+
+BASE_DIR = Path(settings.BASE_DIR)
+
+
+# --- The ledger ----------------------------------------------------------------------------
+def duplicates(job_ids: list[str] | None = None) -> list[str]:
+    """Slots executed more than once: a slot with more than one finished execution, or two
+    executions of the same attempt. Empty when every slot ran at most once."""
+    rows = ProbeRun.objects.all()
+    if job_ids is not None:
+        rows = rows.filter(job_id__in=job_ids)
+    finished = Counter()
+    attempts = Counter()
+    for job_id, slot, attempt, finished_at in rows.values_list(
+        "job_id", "scheduled_at", "attempt", "finished_at"
+    ):
+        attempts[(job_id, slot, attempt)] += 1
+        if finished_at is not None:
+            finished[(job_id, slot)] += 1
+    found = [f"{j} {s.isoformat()}: finished {n} times" for (j, s), n in finished.items() if n > 1]
+    found += [
+        f"{j} {s.isoformat()}: attempt {a} executed {n} times"
+        for (j, s, a), n in attempts.items()
+        if n > 1
+    ]
+    return sorted(found)
+
+
+def lost(job_id: str, start: datetime, end: datetime) -> list[datetime]:
+    """Slots of `job_id` due in [start, end] that neither executed (a probe row) nor were
+    covered by a `missed` record. Empty when nothing was silently dropped."""
+    timing = Schedule.objects.get(job_id=job_id).timing
+    executed = set(
+        ProbeRun.objects.filter(job_id=job_id, scheduled_at__range=(start, end)).values_list(
+            "scheduled_at", flat=True
+        )
+    )
+    missed = list(
+        JobRun.objects.filter(job_id=job_id, status=JobRun.MISSED).values_list(
+            "scheduled_at", "missed_until"
+        )
+    )
+    gaps = []
+    slot = timing.next_slot(start, inclusive=True)
+    while slot is not None and slot <= end:
+        covered = any(first <= slot <= (until or first) for first, until in missed)
+        if slot not in executed and not covered:
+            gaps.append(slot)
+        slot = timing.next_slot(slot)
+    return gaps
+
+
+# --- Bounded waits -----------------------------------------------------------------------
+def wait_until(condition: Callable[[], object], timeout: float, what: str, every: float = 0.05):
+    """Poll `condition` until it returns something truthy (returned), or fail after
+    `timeout` seconds naming `what`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(every)
+
+
+# --- Subprocesses ---------------------------------------------------------------------------
+def database_url() -> str:
+    """A DATABASE_URL for the database the tests run on, for subprocesses to use."""
+    db = connection.settings_dict
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{Path(db['NAME']).resolve()}"
+    user = db.get("USER") or ""
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    auth = f"{user}{password}@" if user else ""
+    return f"postgres://{auth}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    env.update(
+        DATABASE_URL=database_url(),
+        DJANGO_SETTINGS_MODULE="altar.settings",
+        SECRET_KEY=settings.SECRET_KEY,
+        SCHEDULER_AUTOSTART="false",
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+class Process:
+    """A real process whose combined output is collected line by line, so a test can wait
+    (bounded) for a log line instead of sleeping."""
+
+    def __init__(self, args: list[str], env: dict[str, str] | None = None):
+        self.args = args
+        self.lines: list[str] = []
+        self._changed = threading.Condition()
+        self.proc = subprocess.Popen(
+            args,
+            cwd=BASE_DIR,
+            env=env or subprocess_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            with self._changed:
+                self.lines.append(line.rstrip("\n"))
+                self._changed.notify_all()
+        with self._changed:
+            self._changed.notify_all()
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def wait_for_line(self, pattern: str, timeout: float = 20, start: int = 0) -> re.Match:
+        """Wait for a line matching `pattern` (from line index `start`); fail with the output
+        so far after `timeout` seconds, or at once if the process exits first."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        seen = start
+        with self._changed:
+            while True:
+                for line in self.lines[seen:]:
+                    if match := regex.search(line):
+                        return match
+                seen = len(self.lines)
+                if self.proc.poll() is not None and not self._reader.is_alive():
+                    raise AssertionError(
+                        f"{' '.join(self.args)} exited ({self.proc.returncode}) before "
+                        f"printing {pattern!r}:\n{self.output}"
+                    )
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(
+                        f"timed out after {timeout}s waiting for {pattern!r}:\n{self.output}"
+                    )
+                self._changed.wait(min(left, 0.5))
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
+        """Send `sig` and wait (bounded) for exit; kill the whole group if it hangs."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        self._reader.join(5)
+        return self.proc.returncode
+
+
+def manage(*args: str, env: dict[str, str] | None = None) -> Process:
+    """Start `manage.py <args>` against the test database."""
+    return Process([sys.executable, "manage.py", *args], env=env)

@@ -1,0 +1,49 @@
+"""`manage.py seed_demo`: a staff account and three demo strategies. Safe to run again."""
+
+import os
+import secrets
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+
+from strategies.models import Strategy
+
+DEMO_STRATEGIES = [
+    {"name": "Demo BTC trend", "symbol": "BTC/USDT", "timeframe": "1h", "interval_seconds": 300},
+    {"name": "Demo ETH swing", "symbol": "ETH/USDT", "timeframe": "15m", "interval_seconds": 60},
+    {"name": "Demo SOL scalp", "symbol": "SOL/USDT", "timeframe": "1m", "interval_seconds": 30},
+]
+
+
+class Command(BaseCommand):
+    help = (
+        "Create the demo staff account (password from DEMO_ADMIN_PASSWORD, or generated and "
+        "printed once) and three inactive demo strategies. Existing ones are left as they are."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--username", default=os.environ.get("DEMO_ADMIN_USERNAME", "admin"))
+
+    def handle(self, *args, username, **options):
+        users = get_user_model()
+        if users.objects.filter(username=username).exists():
+            self.stdout.write(f"Staff account {username!r} already exists; password unchanged.")
+        else:
+            password = os.environ.get("DEMO_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+            users.objects.create_superuser(username=username, email="", password=password)
+            if os.environ.get("DEMO_ADMIN_PASSWORD"):
+                self.stdout.write(
+                    f"Created staff account {username!r} (password from DEMO_ADMIN_PASSWORD)."
+                )
+            else:
+                self.stdout.write(
+                    f"Created staff account {username!r} with password: {password}\n"
+                    "  (shown once; change it in admin, or set DEMO_ADMIN_PASSWORD next time)"
+                )
+        created = 0
+        for spec in DEMO_STRATEGIES:
+            _, new = Strategy.objects.get_or_create(
+                name=spec["name"], defaults={**spec, "is_active": False}
+            )
+            created += new
+        return f"Demo ready: {created} strategies created, {len(DEMO_STRATEGIES) - created} already there"
