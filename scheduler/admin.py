@@ -25,7 +25,7 @@ class ScheduleForm(forms.ModelForm):
 
     class Meta:
         model = Schedule
-        fields = "__all__"
+        exclude = ["anchor", "created_at", "updated_at"]
 
 
 @admin.register(Schedule)

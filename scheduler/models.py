@@ -65,6 +65,9 @@ class SchedulerState(models.Model):
     class Meta:
         verbose_name = "scheduler state"
 
+    def __str__(self) -> str:
+        return f"{self.changes} changes"
+
     @classmethod
     def bump(cls) -> None:
         updated = cls.objects.filter(pk=1).update(
@@ -262,18 +265,6 @@ class Schedule(models.Model):
     def __str__(self) -> str:
         return self.job_id
 
-    def clean(self) -> None:
-        errors = {}
-        if self.kind == self.INTERVAL and not self.interval_seconds:
-            errors["interval_seconds"] = "An interval schedule needs an interval."
-        if self.task in registry.TASKS:
-            try:
-                registry.check_arguments(self.task, self.kwargs)
-            except ValueError as exc:
-                errors["kwargs"] = str(exc).capitalize() + "."
-        if errors:
-            raise ValidationError(errors)
-
     def save(self, *args, **kwargs) -> None:
         """Re-anchor when the interval changes, and notify the scheduler in the same
         transaction as the row, so it never sees one without the other.
@@ -306,6 +297,18 @@ class Schedule(models.Model):
             result = super().delete(*args, **kwargs)
             SchedulerState.bump()
         return result
+
+    def clean(self) -> None:
+        errors = {}
+        if self.kind == self.INTERVAL and not self.interval_seconds:
+            errors["interval_seconds"] = "An interval schedule needs an interval."
+        if self.task in registry.TASKS:
+            try:
+                registry.check_arguments(self.task, self.kwargs)
+            except ValueError as exc:
+                errors["kwargs"] = str(exc).capitalize() + "."
+        if errors:
+            raise ValidationError(errors)
 
     @property
     def timing(self) -> Timing:
@@ -422,3 +425,6 @@ class ProbeRun(models.Model):
             # The ledger checks group executions by slot.
             models.Index(fields=["job_id", "scheduled_at"], name="proberun_slot"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.job_id} @ {self.scheduled_at.isoformat()} (pid {self.pid})"

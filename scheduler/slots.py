@@ -190,10 +190,7 @@ def _next_cron_slot(timing: Timing, after: datetime, inclusive: bool) -> datetim
         if day.month in months:
             dom_ok = day.day in doms
             dow_ok = (day.isoweekday() % 7) in dows
-            if dom_any or dow_any:
-                matches = dom_ok and dow_ok
-            else:
-                matches = dom_ok or dow_ok
+            matches = (dom_ok and dow_ok) if (dom_any or dow_any) else (dom_ok or dow_ok)
             if matches:
                 # The minimum, not the first in local order: a shifted gap time can land
                 # after a later local time of the same day.

@@ -43,10 +43,6 @@ class Strategy(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.symbol} {self.timeframe})"
 
-    @property
-    def job_id(self) -> str:
-        return f"strategy_{self.pk}"
-
     def save(self, *args, **kwargs) -> None:
         """Save and bring job `strategy_<id>` in line, in one transaction, however the
         strategy was changed (admin form, list checkbox, action, API, shell)."""
@@ -58,6 +54,10 @@ class Strategy(models.Model):
         with transaction.atomic():
             Schedule.objects.filter(job_id=self.job_id).delete()
             return super().delete(*args, **kwargs)
+
+    @property
+    def job_id(self) -> str:
+        return f"strategy_{self.pk}"
 
     def sync_schedule(self) -> None:
         if not self.is_active and not Schedule.objects.filter(job_id=self.job_id).exists():

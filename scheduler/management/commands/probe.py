@@ -1,5 +1,6 @@
 """`manage.py probe`: create (or clear) probe schedules for tests and benchmarks."""
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
@@ -35,9 +36,7 @@ class Command(BaseCommand):
                 schedule.enabled = True
                 try:
                     schedule.full_clean()
-                except Exception as exc:
-                    raise CommandError(
-                        f"probe_{n}: {'; '.join(getattr(exc, 'messages', [str(exc)]))}"
-                    )
+                except ValidationError as exc:
+                    raise CommandError(f"probe_{n}: {'; '.join(exc.messages)}") from None
                 schedule.save()
         return f"{count} probe schedule(s) every {interval}s"

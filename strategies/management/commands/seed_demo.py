@@ -46,4 +46,5 @@ class Command(BaseCommand):
                 name=spec["name"], defaults={**spec, "is_active": False}
             )
             created += new
-        return f"Demo ready: {created} strategies created, {len(DEMO_STRATEGIES) - created} already there"
+        existing = len(DEMO_STRATEGIES) - created
+        return f"Demo ready: {created} strategies created, {existing} already there"
