@@ -25,7 +25,26 @@ class ScheduleForm(forms.ModelForm):
 
     class Meta:
         model = Schedule
-        exclude = ["anchor", "created_at", "updated_at"]
+        fields = [
+            "job_id",
+            "description",
+            "task",
+            "kwargs",
+            "enabled",
+            "kind",
+            "interval_seconds",
+            "timezone",
+            "cron_minute",
+            "cron_hour",
+            "cron_day_of_month",
+            "cron_month",
+            "cron_day_of_week",
+            "timeout_seconds",
+            "misfire_grace_seconds",
+            "max_attempts",
+            "queue",
+            "max_running",
+        ]
 
 
 @admin.register(Schedule)
