@@ -14,7 +14,7 @@ import socket
 import traceback
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, close_old_connections, transaction
+from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
 from . import registry
@@ -47,11 +47,19 @@ def run_job(job_id: str, slot: datetime | None = None) -> str | None:
 
     Returns the final status, or None when nothing was claimed.
     """
-    close_old_connections()
+    close_stale_connections()
     try:
         return _run(job_id, slot or timezone.now().replace(microsecond=0))
     finally:
-        close_old_connections()
+        close_stale_connections()
+
+
+def close_stale_connections() -> None:
+    """Django's `close_old_connections`, minus connections inside a transaction: a caller
+    that runs a job inside `atomic()` (a test, a shell session) keeps its transaction."""
+    for conn in connections.all(initialized_only=True):
+        if not conn.in_atomic_block:
+            conn.close_if_unusable_or_obsolete()
 
 
 def _run(job_id: str, slot: datetime) -> str | None:

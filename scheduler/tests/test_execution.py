@@ -1,0 +1,148 @@
+"""The one execution path: claim, run, record — checked on the probe ledger."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from scheduler import testing
+from scheduler.execution import run_job
+from scheduler.models import JobRun, ProbeRun, Schedule
+
+
+def probe_schedule(job_id="probe_1", **fields) -> Schedule:
+    fields.setdefault("interval_seconds", 60)
+    return Schedule.objects.create(job_id=job_id, task="probe", **fields)
+
+
+def this_second():
+    return timezone.now().replace(microsecond=0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_slot_fired_twice_at_once_executes_once():
+    probe_schedule(kwargs={"sleep": 0.3})
+    slot = this_second()
+    barrier = threading.Barrier(2)
+    results = []
+
+    def fire():
+        barrier.wait(5)
+        results.append(run_job("probe_1", slot=slot))
+
+    threads = [threading.Thread(target=fire) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+
+    assert sorted(results, key=str) == [None, JobRun.SUCCEEDED]
+    assert ProbeRun.objects.filter(job_id="probe_1", scheduled_at=slot).count() == 1
+    assert testing.duplicates() == []
+
+
+@pytest.mark.django_db
+def test_a_slot_fired_again_later_is_not_run_again():
+    probe_schedule()
+    slot = this_second()
+    assert run_job("probe_1", slot=slot) == JobRun.SUCCEEDED
+    assert run_job("probe_1", slot=slot) is None
+    assert testing.duplicates() == []
+    assert ProbeRun.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_run_is_recorded_with_its_slot_owner_times_and_summary():
+    probe_schedule()
+    slot = this_second()
+    run_job("probe_1", slot=slot)
+    run = JobRun.objects.get(job_id="probe_1")
+    assert run.status == JobRun.SUCCEEDED
+    assert run.scheduled_at == slot
+    assert run.attempt == 1
+    assert ":" in run.owner
+    assert run.started_at <= run.finished_at
+    assert run.summary.startswith("probe slot")
+
+
+@pytest.mark.django_db
+def test_a_failing_task_is_recorded_with_its_traceback_and_keeps_its_schedule():
+    schedule = probe_schedule(kwargs={"fail": True})
+    assert run_job("probe_1", slot=this_second()) == JobRun.FAILED
+    run = JobRun.objects.get(job_id="probe_1")
+    assert run.summary == "RuntimeError: probe probe_1 asked to fail"
+    assert "Traceback" in run.traceback and "RuntimeError" in run.traceback
+    schedule.refresh_from_db()
+    assert schedule.enabled
+    assert schedule.next_fire_time() is not None
+    # The next slot still runs.
+    assert run_job("probe_1", slot=this_second() + timedelta(seconds=60)) == JobRun.FAILED
+
+
+@pytest.mark.django_db
+def test_a_slot_later_than_its_grace_is_recorded_missed_not_run():
+    probe_schedule(misfire_grace_seconds=5)
+    slot = this_second() - timedelta(seconds=30)
+    assert run_job("probe_1", slot=slot) == JobRun.MISSED
+    run = JobRun.objects.get(job_id="probe_1")
+    assert (run.missed_count, run.missed_until) == (1, slot)
+    assert ProbeRun.objects.count() == 0
+    assert testing.lost("probe_1", slot, slot) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_overlapping_slot_is_skipped_and_recorded():
+    probe_schedule(kwargs={"sleep": 1.0}, max_running=1)
+    first = this_second()
+    runner = threading.Thread(target=run_job, args=("probe_1",), kwargs={"slot": first})
+    runner.start()
+    testing.wait_until(lambda: ProbeRun.objects.exists(), 5, "the first run to start")
+    assert run_job("probe_1", slot=first + timedelta(seconds=60)) == JobRun.SKIPPED
+    runner.join(10)
+    statuses = dict(JobRun.objects.values_list("scheduled_at", "status"))
+    assert statuses == {first: JobRun.SUCCEEDED, first + timedelta(seconds=60): JobRun.SKIPPED}
+    assert ProbeRun.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_disabled_or_deleted_schedule_runs_nothing():
+    probe_schedule(enabled=False)
+    assert run_job("probe_1", slot=this_second()) is None
+    assert run_job("no_such_job", slot=this_second()) is None
+    assert not JobRun.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_async_task_longer_than_its_timeout_is_recorded_timed_out(monkeypatch):
+    import asyncio
+
+    from scheduler import registry
+
+    async def slow():
+        await asyncio.sleep(5)
+
+    monkeypatch.setitem(registry.TASKS, "slow", "scheduler.tests.test_execution.SLOW")
+    globals()["SLOW"] = slow
+    Schedule.objects.create(job_id="slow", task="slow", interval_seconds=60, timeout_seconds=1)
+    assert run_job("slow", slot=this_second()) == JobRun.TIMED_OUT
+    assert JobRun.objects.get(job_id="slow").summary == "timed out after 1s"
+
+
+def test_the_ledger_reports_a_slot_executed_twice(db):
+    slot = this_second()
+    for _ in range(2):
+        ProbeRun.objects.create(
+            job_id="probe_1", scheduled_at=slot, pid=1, started_at=slot, finished_at=slot
+        )
+    assert len(testing.duplicates()) == 2  # finished twice, and attempt 1 executed twice
+
+
+def test_the_ledger_reports_a_slot_neither_run_nor_recorded_missed(db):
+    anchor = this_second()
+    Schedule.objects.create(job_id="probe_1", task="probe", interval_seconds=10, anchor=anchor)
+    ProbeRun.objects.create(job_id="probe_1", scheduled_at=anchor, pid=1, started_at=anchor)
+    assert testing.lost("probe_1", anchor, anchor + timedelta(seconds=20)) == [
+        anchor + timedelta(seconds=10),
+        anchor + timedelta(seconds=20),
+    ]
