@@ -30,7 +30,7 @@ test-sqlite: $(VENV)/.installed
 # Skipped with the reason when no PostgreSQL answers, except under CI=true, where it fails.
 test-postgres: $(VENV)/.installed
 	@if $(PY) -c "import psycopg2,sys; psycopg2.connect('$(PG_TEST_URL)'.rsplit('/', 1)[0] + '/postgres', connect_timeout=3)" 2>/dev/null; then \
-		DATABASE_URL=$(PG_TEST_URL) $(PY) -m pytest $(PYTEST_ARGS); \
+		DATABASE_URL=$(PG_TEST_URL) SECRET_KEY=$${SECRET_KEY:-tests-only-not-a-secret} $(PY) -m pytest $(PYTEST_ARGS); \
 	elif [ "$$CI" = "true" ]; then \
 		echo "PostgreSQL is not reachable at $(PG_TEST_URL), and CI=true: failing"; exit 1; \
 	else \

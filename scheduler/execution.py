@@ -136,21 +136,32 @@ def _over_limit(run: JobRun, limit: int, timeout: int) -> bool:
 
 
 def _record_missed(job_id: str, slot: datetime, lateness: float, grace: int) -> str | None:
+    reason = f"missed: started {lateness:.0f}s late, grace is {grace}s"
+    if not record_missed(job_id, [slot], reason):
+        return None
+    logger.warning("Missed %s slot %s (%.0fs late, grace %ss)", job_id, _iso(slot), lateness, grace)
+    return JobRun.MISSED
+
+
+def record_missed(job_id: str, slots: list[datetime], reason: str) -> bool:
+    """Cover `slots` (oldest first) with one `missed` record: its slot is the first, with
+    `missed_count` and `missed_until`, so a long gap is one row, never silence. Returns
+    False when the first slot was already claimed."""
     try:
         with transaction.atomic():
             JobRun.objects.create(
                 job_id=job_id,
-                scheduled_at=slot,
+                scheduled_at=slots[0],
                 status=JobRun.MISSED,
                 owner=owner_name(),
-                missed_count=1,
-                missed_until=slot,
-                summary=f"missed: started {lateness:.0f}s late, grace is {grace}s",
+                finished_at=timezone.now(),
+                missed_count=len(slots),
+                missed_until=slots[-1],
+                summary=reason,
             )
     except IntegrityError:
-        return None
-    logger.warning("Missed %s slot %s (%.0fs late, grace %ss)", job_id, _iso(slot), lateness, grace)
-    return JobRun.MISSED
+        return False
+    return True
 
 
 def _call_task(schedule: Schedule, slot: datetime) -> tuple[str, str, str]:

@@ -55,6 +55,13 @@ def whole_second(moment: datetime) -> datetime:
     return moment.replace(microsecond=0)
 
 
+def next_whole_second(moment: datetime) -> datetime:
+    """`moment` rounded up: a new anchor is never already in the past, so a job started
+    "immediately" has its first slot still ahead when the scheduler picks it up."""
+    floor = whole_second(moment)
+    return floor if floor == moment else floor + timedelta(seconds=1)
+
+
 class SchedulerState(models.Model):
     """One row: the change counter every writer of schedules bumps in its own transaction,
     so the scheduler sees the new rows and the new count together."""
@@ -159,7 +166,7 @@ class ScheduleManager(models.Manager.from_queryset(ScheduleQuerySet)):
                 )
             restart = not schedule.enabled or schedule.pk is None
             if restart or schedule.interval_seconds != interval_seconds:
-                now = whole_second(timezone.now())
+                now = next_whole_second(timezone.now())
                 schedule.interval_seconds = interval_seconds
                 schedule.anchor = (
                     now
@@ -285,7 +292,7 @@ class Schedule(models.Model):
                 self.kind,
             )
             if self.anchor is None or (new_grid and self.anchor == old["anchor"]):
-                now = whole_second(timezone.now())
+                now = next_whole_second(timezone.now())
                 self.anchor = now + timedelta(seconds=self.interval_seconds) if new_grid else now
             self.anchor = whole_second(self.anchor)
         with transaction.atomic():

@@ -6,8 +6,10 @@ slots to it, which APScheduler does not do by itself:
 
 - `SlotTrigger` asks `scheduler.slots` for fire times, so APScheduler's run times are our
   slots;
-- `SlotExecutor` passes each run time to `run_job` as `slot=` and leaves misfire and overlap
-  decisions to `run_job`, which records them (APScheduler would drop them silently).
+- `SlotExecutor` passes each run time to `run_job` as `slot=`, coalesces itself (the guide's
+  `coalesce=True`: only the latest due slot runs) and records the slots it drops as one
+  missed range; misfire and overlap decisions are `run_job`'s, which records them.
+  APScheduler would drop all of these silently.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from apscheduler.triggers.base import BaseTrigger
 from django.conf import settings
 from django_apscheduler.jobstores import DjangoJobStore
 
-from ..execution import interrupt_own_runs
+from ..execution import interrupt_own_runs, record_missed
 from ..models import Schedule
 from ..slots import Timing
 from .base import SchedulerBackend
@@ -68,8 +70,12 @@ class SlotExecutor(ThreadPoolExecutor):
 
     def _do_submit_job(self, job, run_times):
         def run_slots():
-            for run_time in run_times:
-                job.func(*job.args, slot=run_time, **job.kwargs)
+            # Coalesce here rather than in APScheduler, which drops the older run times
+            # without a trace: they are recorded as one missed range, the latest runs.
+            *dropped, latest = run_times
+            if dropped:
+                record_missed(job.id, dropped, f"coalesced: {len(dropped)} slot(s) due at once")
+            job.func(*job.args, slot=latest, **job.kwargs)
             return []
 
         def done(future: concurrent.futures.Future):
@@ -116,7 +122,7 @@ class APSchedulerBackend(SchedulerBackend):
             jobstores={"default": ScheduleJobStore()},
             executors={"default": self.executor},
             job_defaults={
-                "coalesce": True,
+                "coalesce": False,
                 "misfire_grace_time": 60,
                 "max_instances": ENGINE_MAX_INSTANCES,
             },
@@ -162,7 +168,8 @@ class APSchedulerBackend(SchedulerBackend):
                     replace_existing=True,
                     next_run_time=schedule.next_fire_time(),
                     misfire_grace_time=schedule.misfire_grace_seconds,
-                    coalesce=True,
+                    # SlotExecutor coalesces, and records what it drops.
+                    coalesce=False,
                 )
                 changes.append(f"Registered job {job_id} ({timing.describe()})")
             for line in changes:
