@@ -51,3 +51,9 @@ def postgres():
         if IN_CI and os.environ.get("DATABASE_URL", "").startswith("postgres"):
             pytest.fail("PostgreSQL expected under CI")
         pytest.skip("needs PostgreSQL (set DATABASE_URL=postgres://...)")
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Test accounts need no slow, strong hash."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

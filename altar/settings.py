@@ -8,6 +8,7 @@ with an id and a hint (see `scheduler/checks.py`); any other malformed value sto
 here with a message naming the variable.
 """
 
+import warnings
 from pathlib import Path
 
 import environ
@@ -102,12 +103,18 @@ TEMPLATES = [
 ]
 
 # --- Database --------------------------------------------------------------------------
+_database_url = env.str("DATABASE_URL", default="") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
 try:
-    _default_db = env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # django-environ warns, then returns no engine
+        _default_db = env.db_url_config(_database_url)
 except (ValueError, KeyError, ImproperlyConfigured) as exc:
     raise ImproperlyConfigured(f"DATABASE_URL is malformed: {exc}") from None
-if not _default_db.get("ENGINE"):
-    raise ImproperlyConfigured("DATABASE_URL names an unsupported database scheme")
+if "." not in _default_db.get("ENGINE", ""):
+    _scheme = _database_url.partition(":")[0]
+    raise ImproperlyConfigured(
+        f"DATABASE_URL has an unsupported scheme {_scheme!r}; use sqlite:/// or postgres://"
+    )
 
 if _default_db["ENGINE"] == "django.db.backends.sqlite3":
     # Several processes (web, runscheduler, test subprocesses) share one file. IMMEDIATE

@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
 
 from .models import JobRun, ProbeRun, Schedule
 
@@ -87,6 +87,21 @@ def wait_until(condition: Callable[[], object], timeout: float, what: str, every
         if time.monotonic() >= deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(every)
+
+
+def in_thread(func: Callable, *args, **kwargs) -> threading.Thread:
+    """Start `func` in a thread that closes its own database connection when done (a
+    connection left open keeps PostgreSQL from dropping the test database)."""
+
+    def target():
+        try:
+            func(*args, **kwargs)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    return thread
 
 
 # --- Subprocesses ---------------------------------------------------------------------------

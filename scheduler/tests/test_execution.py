@@ -31,9 +31,7 @@ def test_the_same_slot_fired_twice_at_once_executes_once():
         barrier.wait(5)
         results.append(run_job("probe_1", slot=slot))
 
-    threads = [threading.Thread(target=fire) for _ in range(2)]
-    for t in threads:
-        t.start()
+    threads = [testing.in_thread(fire) for _ in range(2)]
     for t in threads:
         t.join(10)
 
@@ -95,8 +93,7 @@ def test_a_slot_later_than_its_grace_is_recorded_missed_not_run():
 def test_an_overlapping_slot_is_skipped_and_recorded():
     probe_schedule(kwargs={"sleep": 1.0}, max_running=1)
     first = this_second()
-    runner = threading.Thread(target=run_job, args=("probe_1",), kwargs={"slot": first})
-    runner.start()
+    runner = testing.in_thread(run_job, "probe_1", slot=first)
     testing.wait_until(lambda: ProbeRun.objects.exists(), 5, "the first run to start")
     assert run_job("probe_1", slot=first + timedelta(seconds=60)) == JobRun.SKIPPED
     runner.join(10)

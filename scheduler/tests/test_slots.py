@@ -52,8 +52,17 @@ def test_weekday_names_ranges_and_steps():
 
 @pytest.mark.parametrize(
     "text,field",
-    [("60", "minute"), ("24", "hour"), ("0", "day_of_month"), ("13", "month"), ("8", "day_of_week"),
-     ("5-1", "hour"), ("*/0", "minute"), ("abc", "minute"), ("", "hour")],
+    [
+        ("60", "minute"),
+        ("24", "hour"),
+        ("0", "day_of_month"),
+        ("13", "month"),
+        ("8", "day_of_week"),
+        ("5-1", "hour"),
+        ("*/0", "minute"),
+        ("abc", "minute"),
+        ("", "hour"),
+    ],
 )
 def test_bad_cron_fields_are_refused_with_a_reason(text, field):
     with pytest.raises(CronError):
@@ -61,6 +70,12 @@ def test_bad_cron_fields_are_refused_with_a_reason(text, field):
 
 
 def test_descriptions_read_as_words():
-    assert Timing(kind="interval", interval_seconds=600, anchor=at(2026, 1, 1)).describe() == "every 10m"
-    assert Timing(kind="interval", interval_seconds=90, anchor=at(2026, 1, 1)).describe() == "every 90s"
+    assert (
+        Timing(kind="interval", interval_seconds=600, anchor=at(2026, 1, 1)).describe()
+        == "every 10m"
+    )
+    assert (
+        Timing(kind="interval", interval_seconds=90, anchor=at(2026, 1, 1)).describe()
+        == "every 90s"
+    )
     assert Timing(kind="cron", minute="0", hour="3").describe() == "cron 0 3 * * * UTC"

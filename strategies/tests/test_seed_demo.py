@@ -1,0 +1,30 @@
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from strategies.models import Strategy
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_creates_a_staff_account_with_a_printed_password_and_three_idle_strategies(capsys):
+    call_command("seed_demo")
+    out = capsys.readouterr().out
+    user = get_user_model().objects.get(username="admin")
+    assert user.is_staff and user.is_superuser
+    password = out.split("with password: ")[1].split()[0]
+    assert user.check_password(password)
+    assert Strategy.objects.count() == 3
+    assert not Strategy.objects.filter(is_active=True).exists()
+
+
+def test_it_is_idempotent_and_never_resets_the_password(capsys, monkeypatch):
+    monkeypatch.setenv("DEMO_ADMIN_PASSWORD", "first-password-123")
+    call_command("seed_demo")
+    monkeypatch.setenv("DEMO_ADMIN_PASSWORD", "second-password-456")
+    call_command("seed_demo")
+    out = capsys.readouterr().out
+    assert "already exists; password unchanged" in out
+    assert "first-password-123" not in out
+    assert get_user_model().objects.get(username="admin").check_password("first-password-123")
+    assert Strategy.objects.count() == 3

@@ -1,0 +1,54 @@
+"""Configuration mistakes: a check error with an id and hint, or one readable line."""
+
+import subprocess
+import sys
+
+import pytest
+
+from scheduler.testing import BASE_DIR, subprocess_env
+
+
+def manage_check(**env):
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=BASE_DIR,
+        env=subprocess_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    "env,expected",
+    [
+        ({"SCHEDULER_BACKEND": "cron"}, "scheduler.E001"),
+        ({"SCHEDULER_BACKEND": "celery"}, "scheduler.E002"),
+        ({"SCHEDULER_AUTOSTART": "ture"}, "scheduler.E003"),
+        ({"SCHEDULER_TIMEZONE": "Mars/Olympus"}, "scheduler.E004"),
+    ],
+)
+def test_a_malformed_scheduler_setting_fails_check_with_an_id_and_hint(db, env, expected):
+    result = manage_check(**env)
+    assert result.returncode != 0
+    assert expected in result.stderr and "HINT:" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "env,line",
+    [
+        ({"DEBUG": "maybe"}, "Configuration error: DEBUG must be true or false, not 'maybe'"),
+        ({"DATABASE_URL": "nosuchdb://x"}, "Configuration error: DATABASE_URL"),
+        ({"SCHEDULER_THREADS": "many"}, "Configuration error: SCHEDULER_THREADS must be a whole"),
+    ],
+)
+def test_other_malformed_values_stop_start_up_naming_the_variable(db, env, line):
+    result = manage_check(**env)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith(line)
+    assert "Traceback" not in result.stderr
+
+
+def test_the_default_configuration_passes_check(db):
+    result = manage_check()
+    assert result.returncode == 0, result.stderr

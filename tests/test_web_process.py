@@ -1,0 +1,61 @@
+"""The hub served by gunicorn, with the scheduler inside the web process (the default)."""
+
+import socket
+import sys
+import urllib.request
+
+import pytest
+
+from scheduler import testing
+from scheduler.models import JobRun, Schedule
+
+pytestmark = pytest.mark.subprocess
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def web(transactional_db):
+    started = []
+
+    def start(**env):
+        port = free_port()
+        process = testing.Process(
+            [sys.executable, "-m", "gunicorn", "altar.wsgi", "-w", "1", "-b", f"127.0.0.1:{port}"],
+            env=testing.subprocess_env(**env),
+        )
+        started.append(process)
+        process.wait_for_line(r"Booting worker", timeout=30)
+        return process, f"http://127.0.0.1:{port}"
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+def test_the_web_process_runs_the_scheduler_by_default(web, strategy):
+    process, url = web(SCHEDULER_AUTOSTART="true")
+    process.wait_for_line(r"Background scheduler started, backend=apscheduler", timeout=30)
+    assert "Registered job collect_crypto_data (every 10m)" in process.output
+    strategy.start()
+    testing.wait_until(
+        lambda: JobRun.objects.filter(job_id=strategy.job_id, status="succeeded").exists(),
+        10,
+        "the strategy to run inside the web process",
+    )
+    with urllib.request.urlopen(f"{url}/admin/login/", timeout=10) as response:
+        assert response.status == 200
+
+
+def test_with_autostart_off_the_web_process_runs_no_scheduler(web):
+    Schedule.objects.create(job_id="probe_1", task="probe", interval_seconds=1)
+    process, url = web(SCHEDULER_AUTOSTART="false")
+    with urllib.request.urlopen(f"{url}/admin/login/", timeout=10) as response:
+        assert response.status == 200
+    # The admin page answered, so the app (and wsgi.py) has loaded: no scheduler started.
+    assert "Background scheduler started" not in process.output
+    assert not JobRun.objects.exists()
