@@ -52,3 +52,8 @@ def test_a_post_without_the_csrf_token_is_refused(django_user_model, strategy):
     assert client.post(f"/api/v1/strategies/{strategy.pk}/start").status_code == 403
     strategy.refresh_from_db()
     assert not strategy.is_active
+
+
+def test_the_site_root_opens_admin(client):
+    response = client.get("/")
+    assert response.status_code == 302 and response["Location"] == "/admin/"
