@@ -183,6 +183,9 @@ SCHEDULER_TIMEZONE = env.str("SCHEDULER_TIMEZONE", default="UTC").strip()
 SCHEDULER_THREADS = _int("SCHEDULER_THREADS", 20)
 # How long a stopping scheduler lets running jobs finish before recording them interrupted.
 SCHEDULER_SHUTDOWN_GRACE = _int("SCHEDULER_SHUTDOWN_GRACE", 10)
+# How often (seconds) the scheduler stamps its running claims; three missed beats make a
+# claim stale, so another process may take it over.
+SCHEDULER_HEARTBEAT_SECONDS = _int("SCHEDULER_HEARTBEAT_SECONDS", 5)
 # How often (seconds) the scheduler process reads the change counter.
 SCHEDULER_POLL_INTERVAL = 0.5
 # The model the guide's strategy API starts and stops (like AUTH_USER_MODEL), so the

@@ -48,13 +48,18 @@ def check_scheduler_settings(app_configs=None, **kwargs):
                 id="scheduler.E004",
             )
         )
-    for name in ("SCHEDULER_THREADS", "SCHEDULER_SHUTDOWN_GRACE"):
+    minimums = {
+        "SCHEDULER_THREADS": 1,
+        "SCHEDULER_SHUTDOWN_GRACE": 0,
+        "SCHEDULER_HEARTBEAT_SECONDS": 1,
+    }
+    for name, lowest in minimums.items():
         value = getattr(settings, name)
-        if value < (1 if name == "SCHEDULER_THREADS" else 0):
+        if value < lowest:
             errors.append(
                 Error(
                     f"{name}={value} is too small.",
-                    hint=f"{name} must be at least {1 if name == 'SCHEDULER_THREADS' else 0}.",
+                    hint=f"{name} must be at least {lowest}.",
                     id="scheduler.E005",
                 )
             )

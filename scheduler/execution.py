@@ -9,25 +9,20 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import os
-import socket
+import time
 import traceback
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from django.db import IntegrityError, connections, transaction
+from asgiref.sync import async_to_sync
+from django.db import connections
 from django.utils import timezone
 
-from . import registry
+from . import claims, registry
 from .models import JobRun, Schedule
 
 logger = logging.getLogger("scheduler.execution")
 
 SUMMARY_LENGTH = 500
-
-
-def owner_name() -> str:
-    """`host:pid`, the owner written on every claim this process makes."""
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def run_job(job_id: str, slot: datetime | None = None) -> str | None:
@@ -37,12 +32,13 @@ def run_job(job_id: str, slot: datetime | None = None) -> str | None:
        `close_old_connections`), and load the schedule; a disabled or deleted one runs
        nothing.
     2. A slot started later than the schedule's misfire grace is recorded `missed`.
-    3. Claim the slot: insert the `JobRun` row, unique per (job, slot). Whoever inserts
-       second lost the claim and runs nothing.
-    4. Overlap: if the schedule's `max_running` runs were already going, the claim turns
-       into a `skipped` record and nothing runs.
-    5. Call the task with its arguments (plus `job_id`/`slot` when it asks for them);
-       `async def` tasks run on their own event loop under the schedule's timeout.
+    3. Claim the slot: insert its `JobRun` row, unique per (job, slot). If the row exists,
+       take it over only when its owner died and another attempt is allowed; otherwise
+       the claim is lost and nothing runs.
+    4. Overlap: if the schedule's `max_running` live runs were already going, the claim
+       turns into a `skipped` record and nothing runs.
+    5. Call the task with its arguments (plus `job_id`/`slot` when it asks for them), under
+       the schedule's timeout.
     6. Record the outcome (status, summary, traceback, finish time) and log it.
 
     Returns the final status, or None when nothing was claimed.
@@ -71,13 +67,13 @@ def _run(job_id: str, slot: datetime) -> str | None:
     now = timezone.now()
     lateness = (now - slot).total_seconds()
     if lateness > schedule.misfire_grace_seconds:
-        return _record_missed(job_id, slot, lateness, schedule.misfire_grace_seconds)
+        return _record_late(schedule, slot, lateness)
 
-    run = _claim(job_id, slot, now)
+    run = claims.claim(job_id, slot, now) or claims.take_over(schedule, slot, now)
     if run is None:
         logger.info("Slot %s of %s already claimed; not run again", _iso(slot), job_id)
         return None
-    if _over_limit(run, schedule.max_running, schedule.timeout_seconds):
+    if claims.running_before(run, now) >= schedule.max_running:
         JobRun.objects.filter(pk=run.pk).update(
             status=JobRun.SKIPPED,
             finished_at=timezone.now(),
@@ -86,86 +82,46 @@ def _run(job_id: str, slot: datetime) -> str | None:
         logger.warning("Skipped %s slot %s: previous run still going", job_id, _iso(slot))
         return JobRun.SKIPPED
 
-    logger.info("Running job %s (slot %s)", job_id, _iso(slot))
+    logger.info("Running job %s (slot %s, attempt %d)", job_id, _iso(slot), run.attempt)
     status, summary, trace = _call_task(schedule, slot)
+    if run.attempt > 1:
+        summary = f"{summary} (earlier: {run.summary})"
     finished = timezone.now()
     JobRun.objects.filter(pk=run.pk).update(
         status=status,
         finished_at=finished,
         heartbeat_at=finished,
-        summary=summary[:SUMMARY_LENGTH],
+        summary=_one_line(summary),
         traceback=trace,
     )
     took = (finished - run.started_at).total_seconds()
-    if status == JobRun.SUCCEEDED:
-        logger.info("Job %s %s in %.3fs: %s", job_id, status, took, summary)
-    else:
-        logger.error("Job %s %s in %.3fs: %s", job_id, status, took, summary)
+    log = logger.info if status == JobRun.SUCCEEDED else logger.error
+    log("Job %s %s in %.3fs: %s", job_id, status, took, summary)
     return status
 
 
-def _claim(job_id: str, slot: datetime, now: datetime) -> JobRun | None:
-    try:
-        with transaction.atomic():
-            return JobRun.objects.create(
-                job_id=job_id,
-                scheduled_at=slot,
-                started_at=now,
-                heartbeat_at=now,
-                status=JobRun.RUNNING,
-                attempt=1,
-                owner=owner_name(),
-            )
-    except IntegrityError:
-        return None
-
-
-def _over_limit(run: JobRun, limit: int, timeout: int) -> bool:
-    """True when `limit` other runs of the job were going before this one was claimed.
-
-    Checked after the claim, not before, so two slots claimed at the same moment cannot
-    both see room: each counts only the runs claimed before it (ids are increasing). A
-    `running` row older than the timeout plus a minute belongs to a process that died
-    mid-run; it must not block the job for ever.
-    """
-    alive_since = run.started_at - timedelta(seconds=timeout + 60)
-    earlier = JobRun.objects.filter(
-        job_id=run.job_id, status=JobRun.RUNNING, pk__lt=run.pk, started_at__gte=alive_since
-    ).count()
-    return earlier >= limit
-
-
-def _record_missed(job_id: str, slot: datetime, lateness: float, grace: int) -> str | None:
+def _record_late(schedule: Schedule, slot: datetime, lateness: float) -> str | None:
+    grace = schedule.misfire_grace_seconds
     reason = f"missed: started {lateness:.0f}s late, grace is {grace}s"
-    if not record_missed(job_id, [slot], reason):
+    if not claims.record_missed(schedule.job_id, slot, slot, 1, reason):
         return None
-    logger.warning("Missed %s slot %s (%.0fs late, grace %ss)", job_id, _iso(slot), lateness, grace)
+    logger.warning(
+        "Missed %s slot %s (%.0fs late, grace %ss)", schedule.job_id, _iso(slot), lateness, grace
+    )
     return JobRun.MISSED
 
 
-def record_missed(job_id: str, slots: list[datetime], reason: str) -> bool:
-    """Cover `slots` (oldest first) with one `missed` record: its slot is the first, with
-    `missed_count` and `missed_until`, so a long gap is one row, never silence. Returns
-    False when the first slot was already claimed."""
-    try:
-        with transaction.atomic():
-            JobRun.objects.create(
-                job_id=job_id,
-                scheduled_at=slots[0],
-                status=JobRun.MISSED,
-                owner=owner_name(),
-                finished_at=timezone.now(),
-                missed_count=len(slots),
-                missed_until=slots[-1],
-                summary=reason,
-            )
-    except IntegrityError:
-        return False
-    return True
-
-
 def _call_task(schedule: Schedule, slot: datetime) -> tuple[str, str, str]:
-    """Call the task; return (status, one-line summary, traceback)."""
+    """Call the task; return (status, summary, traceback).
+
+    An `async def` task runs on its own event loop through `async_to_sync`, so the ORM
+    calls it makes through Django's async adapters run in this worker thread (with this
+    thread's connection) rather than all in one shared thread; the timeout cancels it. A
+    sync task cannot be stopped from outside: over its timeout, it is recorded as timed
+    out when it returns.
+    """
+    timeout = schedule.timeout_seconds
+    started = time.monotonic()
     try:
         func = registry.resolve(schedule.task)
         kwargs = dict(schedule.kwargs or {})
@@ -175,14 +131,26 @@ def _call_task(schedule: Schedule, slot: datetime) -> tuple[str, str, str]:
         if "slot" in params:
             kwargs["slot"] = slot
         if inspect.iscoroutinefunction(func):
-            result = asyncio.run(asyncio.wait_for(func(**kwargs), timeout=schedule.timeout_seconds))
+
+            async def bounded():
+                return await asyncio.wait_for(func(**kwargs), timeout=timeout)
+
+            result = async_to_sync(bounded)()
         else:
             result = func(**kwargs)
     except TimeoutError:
-        return JobRun.TIMED_OUT, f"timed out after {schedule.timeout_seconds}s", ""
+        return JobRun.TIMED_OUT, f"timed out after {timeout}s (cancelled)", ""
     except Exception as exc:
-        return JobRun.FAILED, _one_line(f"{type(exc).__name__}: {exc}"), traceback.format_exc()
-    return JobRun.SUCCEEDED, _one_line(result if result is not None else "done"), ""
+        return JobRun.FAILED, f"{type(exc).__name__}: {exc}", traceback.format_exc()
+    took = time.monotonic() - started
+    summary = str(result) if result is not None else "done"
+    if took > timeout:
+        return (
+            JobRun.TIMED_OUT,
+            f"timed out: took {took:.1f}s, over its {timeout}s timeout; {summary}",
+            "",
+        )
+    return JobRun.SUCCEEDED, summary, ""
 
 
 def _one_line(value: object) -> str:
@@ -192,12 +160,3 @@ def _one_line(value: object) -> str:
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(timezone.get_current_timezone()).isoformat()
-
-
-def interrupt_own_runs(reason: str) -> int:
-    """Mark this process's runs still going as interrupted (the scheduler is stopping and
-    could not wait for them). Returns how many."""
-    now = timezone.now()
-    return JobRun.objects.filter(owner=owner_name(), status=JobRun.RUNNING).update(
-        status=JobRun.INTERRUPTED, finished_at=now, summary=reason
-    )

@@ -90,8 +90,11 @@ class SchedulerState(models.Model):
 
 class ScheduleQuerySet(models.QuerySet):
     def update(self, **kwargs) -> int:
-        """Bulk updates notify the scheduler too (admin bulk actions use them)."""
+        """Bulk updates notify the scheduler too (admin bulk actions use them), and enabling
+        stamps `enabled_at` on the rows that were disabled, as `Schedule.save` does."""
         with transaction.atomic():
+            if kwargs.get("enabled") is True and "enabled_at" not in kwargs:
+                models.QuerySet.update(self.filter(enabled=False), enabled_at=timezone.now())
             count = super().update(**kwargs)
             if count:
                 SchedulerState.bump()
@@ -200,6 +203,12 @@ class Schedule(models.Model):
         "arguments", default=dict, blank=True, help_text='JSON object, e.g. {"strategy_id": 1}.'
     )
     enabled = models.BooleanField(default=True)
+    enabled_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the schedule was last enabled: slots before it were not due, so a "
+        "scheduler restart never counts them as missed.",
+    )
     kind = models.CharField("trigger", max_length=10, choices=KIND_CHOICES, default=INTERVAL)
     interval_seconds = models.PositiveIntegerField(
         "interval (seconds)",
@@ -273,28 +282,40 @@ class Schedule(models.Model):
         return self.job_id
 
     def save(self, *args, **kwargs) -> None:
-        """Re-anchor when the interval changes, and notify the scheduler in the same
+        """Keep the grid and the enable time right, and notify the scheduler in the same
         transaction as the row, so it never sees one without the other.
 
-        A new interval (with the anchor left as it was) starts a new grid at the edit: the
-        next run is one new interval later. A caller that sets the anchor itself keeps it.
+        1. A new interval (with the anchor left as it was) starts a new grid at the edit:
+           the next run is one new interval later. A caller that sets the anchor keeps it.
+        2. Enabling a schedule (or creating one enabled) stamps `enabled_at`.
         """
+        old = None
+        if self.pk:
+            old = (
+                Schedule.objects.filter(pk=self.pk)
+                .values("interval_seconds", "kind", "anchor", "enabled")
+                .first()
+            )
+        # One "now" for both stamps, so a fresh anchor is never before `enabled_at`.
+        now = timezone.now()
+        changed = []
         if self.kind == self.INTERVAL:
-            old = None
-            if self.pk:
-                old = (
-                    Schedule.objects.filter(pk=self.pk)
-                    .values("interval_seconds", "kind", "anchor")
-                    .first()
-                )
             new_grid = old is not None and (old["interval_seconds"], old["kind"]) != (
                 self.interval_seconds,
                 self.kind,
             )
             if self.anchor is None or (new_grid and self.anchor == old["anchor"]):
-                now = next_whole_second(timezone.now())
-                self.anchor = now + timedelta(seconds=self.interval_seconds) if new_grid else now
+                start = next_whole_second(now)
+                self.anchor = (
+                    start + timedelta(seconds=self.interval_seconds) if new_grid else start
+                )
+                changed.append("anchor")
             self.anchor = whole_second(self.anchor)
+        if self.enabled and (old is None or not old["enabled"] or self.enabled_at is None):
+            self.enabled_at = now
+            changed.append("enabled_at")
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], *changed, "updated_at"}
         with transaction.atomic():
             super().save(*args, **kwargs)
             SchedulerState.bump()

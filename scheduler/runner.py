@@ -15,6 +15,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 
+from . import claims
 from .backends import get_backend_class
 from .models import SchedulerState
 
@@ -26,19 +27,31 @@ FULL_RECONCILE_EVERY = 60.0
 
 
 class SchedulerRunner:
-    """Owns this process's engine and keeps it in step with the `Schedule` rows."""
+    """Owns this process's engine and keeps it in step with the `Schedule` rows.
+
+    Its loop, one thread with one database connection, does the bookkeeping on timers:
+    follow the change counter (every `SCHEDULER_POLL_INTERVAL`), stamp the heartbeat of
+    this process's running claims and reap claims whose owner died (every
+    `SCHEDULER_HEARTBEAT_SECONDS`), and reconcile everything (every minute).
+    """
 
     def __init__(self):
         self.backend = get_backend_class()()
         self.seen_changes: int | None = None
         self.last_full = 0.0
+        self.last_beat = 0.0
 
     def start(self) -> None:
         # Read the counter before the first reconcile: a change committed in between is
         # then seen as new and reconciled again, never lost.
         self.seen_changes = SchedulerState.current()
+        # Reap before registering jobs, so a slot left running by a killed scheduler is
+        # interrupted (and retried, if allowed) instead of blocking its job.
+        retry = claims.reap()
         self.backend.start()
-        self.last_full = time.monotonic()
+        for job_id, slot in retry:
+            self.backend.redeliver(job_id, slot)
+        self.last_full = self.last_beat = time.monotonic()
 
     def poll_once(self) -> bool:
         """Reconcile if the change counter moved (or the slow timer ran out)."""
@@ -51,14 +64,24 @@ class SchedulerRunner:
         self.backend.reconcile()
         return True
 
+    def beat_once(self) -> None:
+        """Stamp this process's running claims, then reap dead owners' claims."""
+        if time.monotonic() - self.last_beat < settings.SCHEDULER_HEARTBEAT_SECONDS:
+            return
+        self.last_beat = time.monotonic()
+        claims.beat()
+        for job_id, slot in claims.reap():
+            self.backend.redeliver(job_id, slot)
+
     def run_until(self, should_stop: Callable[[], bool]) -> None:
-        """Poll for changes every `SCHEDULER_POLL_INTERVAL` until `should_stop()`."""
+        """Loop until `should_stop()`, sleeping in slices of `SCHEDULER_POLL_INTERVAL`."""
         while not should_stop():
             try:
+                self.beat_once()
                 self.poll_once()
             except DatabaseError as exc:
-                # The next poll reconnects; the engine keeps firing meanwhile.
-                logger.warning("Could not read schedule changes: %s", exc)
+                # The next turn reconnects; the engine keeps firing meanwhile.
+                logger.warning("Scheduler bookkeeping failed, retrying: %s", exc)
                 close_old_connections()
             time.sleep(settings.SCHEDULER_POLL_INTERVAL)
 

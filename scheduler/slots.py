@@ -206,3 +206,17 @@ def _next_cron_slot(timing: Timing, after: datetime, inclusive: bool) -> datetim
                     return min(due)
         day += timedelta(days=1)
     return None
+
+
+def count_slots(timing: Timing, first: datetime, last: datetime, cap: int = 1_000_000) -> int:
+    """How many slots lie in [first, last], both being slots. Arithmetic for intervals; cron
+    steps through them (up to `cap`, beyond which the count says "at least")."""
+    if last < first:
+        return 0
+    if timing.kind == "interval":
+        return int((last - first).total_seconds()) // timing.interval_seconds + 1
+    count, slot = 0, first
+    while slot is not None and slot <= last and count < cap:
+        count += 1
+        slot = timing.next_slot(slot)
+    return count

@@ -16,16 +16,23 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
+import pickle
 import threading
 from datetime import datetime
 
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from django.conf import settings
+from django.utils import timezone
 from django_apscheduler.jobstores import DjangoJobStore
+from django_apscheduler.models import DjangoJob
+from django_apscheduler.util import get_django_internal_datetime, retry_on_db_operational_error
 
-from ..execution import interrupt_own_runs, record_missed
+from ..claims import interrupt_own_runs, record_missed
+from ..continuity import resume_points
+from ..execution import run_job
 from ..models import Schedule
 from ..slots import Timing
 from .base import SchedulerBackend
@@ -74,7 +81,8 @@ class SlotExecutor(ThreadPoolExecutor):
             # without a trace: they are recorded as one missed range, the latest runs.
             *dropped, latest = run_times
             if dropped:
-                record_missed(job.id, dropped, f"coalesced: {len(dropped)} slot(s) due at once")
+                reason = f"coalesced: {len(dropped)} slot(s) due at once, only the latest ran"
+                record_missed(job.id, dropped[0], dropped[-1], len(dropped), reason)
             job.func(*job.args, slot=latest, **job.kwargs)
             return []
 
@@ -97,6 +105,17 @@ class SlotExecutor(ThreadPoolExecutor):
     def shutdown(self, wait=True):
         self._pool.shutdown(wait=wait, cancel_futures=True)
 
+    def run_now(self, job_id: str, slot: datetime) -> None:
+        """Hand one (job, slot) to the pool outside the trigger (a redelivery)."""
+        future = self._pool.submit(run_job, job_id, slot=slot)
+        with self._futures_lock:
+            self._futures.add(future)
+        future.add_done_callback(self._forget)
+
+    def _forget(self, future: concurrent.futures.Future) -> None:
+        with self._futures_lock:
+            self._futures.discard(future)
+
     def wait_for_running(self, timeout: float) -> int:
         """Wait up to `timeout` seconds for started runs; return how many are still going."""
         with self._futures_lock:
@@ -106,11 +125,26 @@ class SlotExecutor(ThreadPoolExecutor):
 
 
 class ScheduleJobStore(DjangoJobStore):
-    """django-apscheduler's store without its execution-log listeners: `JobRun` is the one
-    history, and those listeners would write a second, disagreeing one."""
+    """django-apscheduler's store, minus two things.
+
+    - Its execution-log listeners: `JobRun` is the one history, and they would write a
+      second, disagreeing one.
+    - The row lock in `update_job` (a transaction, SELECT ... FOR UPDATE, then a full save,
+      once per run): only the scheduler process writes the store, so one UPDATE will do.
+      It is the engine's per-run write, so it sets the ceiling on runs per second.
+    """
 
     def register_event_listeners(self):
         pass
+
+    @retry_on_db_operational_error
+    def update_job(self, job):
+        updated = DjangoJob.objects.filter(id=job.id).update(
+            next_run_time=get_django_internal_datetime(job.next_run_time),
+            job_state=pickle.dumps(job.__getstate__(), self.pickle_protocol),
+        )
+        if not updated:
+            raise JobLookupError(job.id)
 
 
 class APSchedulerBackend(SchedulerBackend):
@@ -122,62 +156,64 @@ class APSchedulerBackend(SchedulerBackend):
             jobstores={"default": ScheduleJobStore()},
             executors={"default": self.executor},
             job_defaults={
+                # SlotExecutor coalesces itself, and records what it drops.
                 "coalesce": False,
                 "misfire_grace_time": 60,
                 "max_instances": ENGINE_MAX_INSTANCES,
             },
             timezone=settings.SCHEDULER_TIMEZONE,
         )
-        self._reconcile_lock = threading.Lock()
+        self._lock = threading.Lock()
+        # What each registered job was built from, so a reconcile compares in memory
+        # instead of unpickling every job from the store.
+        self._registered: dict[str, tuple[Timing, int]] = {}
 
     def start(self) -> None:
+        """Start from the `Schedule` rows, not from the store's saved jobs (their next run
+        times may be stale): every job is registered afresh at its resume point."""
         self.engine.start(paused=True)
-        self.reconcile()
+        self.engine.remove_all_jobs()
+        self.reconcile(resume=resume_points(timezone.now()))
         self.engine.resume()
         logger.info("Background scheduler started, backend=%s", self.name)
 
-    def reconcile(self) -> list[str]:
+    def reconcile(self, resume: dict[str, datetime | None] | None = None) -> list[str]:
         """Add, replace or remove engine jobs so they match the enabled schedules.
 
         A job whose trigger and grace are unchanged is left alone, so its place on the grid
-        (and the engine's next run time) is kept.
+        (and the engine's next run time) is kept. `resume` gives start-up resume points.
         """
-        with self._reconcile_lock:
+        with self._lock:
             changes = []
             wanted = {s.job_id: s for s in Schedule.objects.filter(enabled=True)}
-            current = {job.id: job for job in self.engine.get_jobs()}
-            for job_id in current.keys() - wanted.keys():
+            for job_id in self._registered.keys() - wanted.keys():
                 self.engine.remove_job(job_id)
+                del self._registered[job_id]
                 changes.append(f"Removed job {job_id}")
             for job_id, schedule in wanted.items():
-                timing = schedule.timing
-                job = current.get(job_id)
-                if (
-                    job is not None
-                    and isinstance(job.trigger, SlotTrigger)
-                    and job.trigger.timing == timing
-                    and job.misfire_grace_time == schedule.misfire_grace_seconds
-                ):
+                built_from = (schedule.timing, schedule.misfire_grace_seconds)
+                if self._registered.get(job_id) == built_from:
                     continue
+                next_run = resume[job_id] if resume is not None else schedule.next_fire_time()
                 self.engine.add_job(
                     ENTRY_POINT,
-                    trigger=SlotTrigger(timing),
+                    trigger=SlotTrigger(built_from[0]),
                     args=[job_id],
                     id=job_id,
                     name=job_id,
                     replace_existing=True,
-                    next_run_time=schedule.next_fire_time(),
+                    next_run_time=next_run,
                     misfire_grace_time=schedule.misfire_grace_seconds,
-                    # SlotExecutor coalesces, and records what it drops.
                     coalesce=False,
                 )
-                changes.append(f"Registered job {job_id} ({timing.describe()})")
+                self._registered[job_id] = built_from
+                changes.append(f"Registered job {job_id} ({built_from[0].describe()})")
             for line in changes:
                 logger.info(line)
             return changes
 
-    def next_run_times(self) -> dict[str, datetime | None]:
-        return {job.id: job.next_run_time for job in self.engine.get_jobs()}
+    def redeliver(self, job_id: str, slot: datetime) -> None:
+        self.executor.run_now(job_id, slot)
 
     def shutdown(self, grace: float) -> int:
         """Stop firing, let started runs finish for up to `grace` seconds, then record the

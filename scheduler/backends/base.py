@@ -20,6 +20,11 @@ class SchedulerBackend:
         """Make the engine match the `Schedule` rows; return one line per change made."""
         raise NotImplementedError
 
+    def redeliver(self, job_id: str, slot) -> None:
+        """Run (job, slot) again through `run_job`, which takes over the claim as the next
+        attempt when its owner died (the reaper calls this)."""
+        raise NotImplementedError
+
     def shutdown(self, grace: float) -> int:
         """Stop firing, give running jobs `grace` seconds to finish; return how many
         were still running when the grace ran out."""

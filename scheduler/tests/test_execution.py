@@ -110,22 +110,6 @@ def test_a_disabled_or_deleted_schedule_runs_nothing():
     assert not JobRun.objects.exists()
 
 
-@pytest.mark.django_db
-def test_an_async_task_longer_than_its_timeout_is_recorded_timed_out(monkeypatch):
-    import asyncio
-
-    from scheduler import registry
-
-    async def slow():
-        await asyncio.sleep(5)
-
-    monkeypatch.setitem(registry.TASKS, "slow", "scheduler.tests.test_execution.SLOW")
-    globals()["SLOW"] = slow
-    Schedule.objects.create(job_id="slow", task="slow", interval_seconds=60, timeout_seconds=1)
-    assert run_job("slow", slot=this_second()) == JobRun.TIMED_OUT
-    assert JobRun.objects.get(job_id="slow").summary == "timed out after 1s"
-
-
 def test_the_ledger_reports_a_slot_executed_twice(db):
     slot = this_second()
     for _ in range(2):

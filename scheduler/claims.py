@@ -1,0 +1,200 @@
+"""Claims on slots: the `JobRun` row is the claim, its heartbeat says its owner is alive.
+
+Every claim is a conditional write that succeeds for exactly one process: the INSERT of the
+row (unique per job and slot), or an UPDATE filtered on the state it expects. A claim whose
+owner stopped heartbeating is marked interrupted, and may be taken over as the next attempt
+on the same row, while the schedule allows more attempts and the slot is inside its grace.
+
+Heartbeats: the scheduler process stamps `heartbeat_at` on its running claims every
+`SCHEDULER_HEARTBEAT_SECONDS` (default 5 s); a claim is stale after three missed beats.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from .models import JobRun, Schedule
+
+logger = logging.getLogger("scheduler")
+
+MISSED_BEATS = 3
+
+
+def owner_name() -> str:
+    """`host:pid`, the owner written on every claim this process makes."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def stale_after() -> timedelta:
+    return timedelta(seconds=settings.SCHEDULER_HEARTBEAT_SECONDS * MISSED_BEATS)
+
+
+def claim(job_id: str, slot: datetime, now: datetime) -> JobRun | None:
+    """Insert the running `JobRun` for (job, slot); None when someone else holds it."""
+    try:
+        with transaction.atomic():
+            return JobRun.objects.create(
+                job_id=job_id,
+                scheduled_at=slot,
+                started_at=now,
+                heartbeat_at=now,
+                status=JobRun.RUNNING,
+                attempt=1,
+                owner=owner_name(),
+            )
+    except IntegrityError:
+        return None
+
+
+def take_over(schedule: Schedule, slot: datetime, now: datetime) -> JobRun | None:
+    """Claim an existing row of (job, slot) as its next attempt, if its owner died.
+
+    1. A `running` row with a stale heartbeat is first marked interrupted.
+    2. An interrupted row is taken over when the schedule allows another attempt and the
+       slot is still inside its grace: the same row becomes `running`, attempt + 1, owned
+       by this process. The conditional update on (status, attempt) lets one taker win.
+    Anything else (finished, alive, out of attempts, too late) is not ours: None.
+    """
+    run = JobRun.objects.filter(job_id=schedule.job_id, scheduled_at=slot).first()
+    if run is None:
+        return None
+    if run.status == JobRun.RUNNING and run.heartbeat_at and run.heartbeat_at < now - stale_after():
+        interrupt(run, now)
+        run.refresh_from_db()
+    if run.status != JobRun.INTERRUPTED or run.attempt >= schedule.max_attempts:
+        return None
+    if (now - slot).total_seconds() > schedule.misfire_grace_seconds:
+        return None
+    history = f"attempt {run.attempt}: {run.summary}"
+    taken = JobRun.objects.filter(pk=run.pk, status=JobRun.INTERRUPTED, attempt=run.attempt).update(
+        status=JobRun.RUNNING,
+        attempt=F("attempt") + 1,
+        owner=owner_name(),
+        started_at=now,
+        heartbeat_at=now,
+        finished_at=None,
+        summary=history[:500],
+    )
+    if taken != 1:
+        return None
+    run.refresh_from_db()
+    logger.warning(
+        "Taking over %s slot %s as attempt %d", run.job_id, slot.isoformat(), run.attempt
+    )
+    return run
+
+
+def interrupt(run: JobRun, now: datetime, reason: str = "") -> bool:
+    """Mark a running claim interrupted, keeping the error; False if it changed meanwhile."""
+    reason = reason or (
+        f"interrupted: owner {run.owner} stopped heartbeating "
+        f"(last beat {run.heartbeat_at.isoformat() if run.heartbeat_at else 'never'})"
+    )
+    return bool(
+        JobRun.objects.filter(
+            pk=run.pk, status=JobRun.RUNNING, heartbeat_at=run.heartbeat_at
+        ).update(status=JobRun.INTERRUPTED, finished_at=now, summary=reason[:500])
+    )
+
+
+def beat(now: datetime | None = None) -> int:
+    """Stamp the heartbeat of this process's running claims (one UPDATE)."""
+    return JobRun.objects.filter(owner=owner_name(), status=JobRun.RUNNING).update(
+        heartbeat_at=now or timezone.now()
+    )
+
+
+def reap(now: datetime | None = None) -> list[tuple[str, datetime]]:
+    """Mark runs left `running` by a dead owner as interrupted; return the (job, slot)
+    pairs that may run again as their next attempt (the caller redelivers them).
+
+    An owner is dead when its heartbeat is stale, or at once when it is a process of this
+    host that no longer exists (a scheduler restarted after SIGKILL need not wait).
+    """
+    now = now or timezone.now()
+    me = owner_name()
+    host = socket.gethostname()
+    running = JobRun.objects.filter(status=JobRun.RUNNING).exclude(owner=me)
+    dead = [
+        run
+        for run in running
+        if (run.heartbeat_at and run.heartbeat_at < now - stale_after())
+        or _dead_local_owner(run.owner, host)
+    ]
+    retry = []
+    for run in dead:
+        if not interrupt(run, now):
+            continue
+        logger.warning(
+            "Run of %s slot %s by %s was interrupted", run.job_id, run.scheduled_at, run.owner
+        )
+        schedule = Schedule.objects.filter(job_id=run.job_id, enabled=True).first()
+        if (
+            schedule
+            and run.attempt < schedule.max_attempts
+            and (now - run.scheduled_at).total_seconds() <= schedule.misfire_grace_seconds
+        ):
+            retry.append((run.job_id, run.scheduled_at))
+    return retry
+
+
+def _dead_local_owner(owner: str, host: str) -> bool:
+    name, _, pid = owner.rpartition(":")
+    if name != host or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def running_before(run: JobRun, now: datetime) -> int:
+    """Live runs of the same job claimed before `run` (ids increase), for the overlap
+    limit. Counting after the claim, not before, means two slots claimed at the same
+    moment cannot both see room; a run whose owner died does not count."""
+    return JobRun.objects.filter(
+        job_id=run.job_id,
+        status=JobRun.RUNNING,
+        pk__lt=run.pk,
+        heartbeat_at__gte=now - stale_after(),
+    ).count()
+
+
+def record_missed(job_id: str, first: datetime, until: datetime, count: int, reason: str) -> bool:
+    """Cover the slots from `first` to `until` with one `missed` record (its slot is the
+    first, with `missed_count` and `missed_until`), so a long gap is one row, never silence.
+    Returns False when the first slot was already claimed."""
+    try:
+        with transaction.atomic():
+            JobRun.objects.create(
+                job_id=job_id,
+                scheduled_at=first,
+                status=JobRun.MISSED,
+                owner=owner_name(),
+                finished_at=timezone.now(),
+                missed_count=count,
+                missed_until=until,
+                summary=reason[:500],
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+def interrupt_own_runs(reason: str) -> int:
+    """Mark this process's runs still going as interrupted (the scheduler is stopping and
+    could not wait for them). Returns how many."""
+    return JobRun.objects.filter(owner=owner_name(), status=JobRun.RUNNING).update(
+        status=JobRun.INTERRUPTED, finished_at=timezone.now(), summary=reason[:500]
+    )

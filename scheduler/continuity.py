@@ -1,0 +1,83 @@
+"""Slot continuity across scheduler stops: where each job resumes, and what it missed.
+
+When a scheduler starts, each job's gap is worked out from `JobRun` (the last slot recorded)
+and the schedule's own grid — never from an engine's stored next run time, which may be
+stale after a crash or a backend switch. The latest slot of the gap that is still inside the
+misfire grace runs once (coalesced); every other slot of the gap is covered by one `missed`
+record. Nothing runs in a burst, nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.db.models import Q
+
+from .claims import record_missed
+from .models import JobRun, Schedule
+from .slots import count_slots
+
+logger = logging.getLogger("scheduler")
+
+
+def last_recorded_slot(job_id: str) -> datetime | None:
+    """The newest slot a `JobRun` accounts for (a missed range counts to its end)."""
+    row = (
+        JobRun.objects.filter(job_id=job_id)
+        .order_by("-scheduled_at")
+        .values_list("scheduled_at", "missed_until")
+        .first()
+    )
+    if row is None:
+        return None
+    slot, missed_until = row
+    return max(slot, missed_until or slot)
+
+
+def resume_point(schedule: Schedule, now: datetime) -> datetime | None:
+    """The slot the engine should fire next after a stop, recording the gap as missed.
+
+    1. The gap starts after the last recorded slot — or, for a job never run since it was
+       enabled, at its first slot after being enabled.
+    2. No due slot in the gap: resume at its first slot.
+    3. The latest due slot is inside the grace: resume there (it runs once, coalesced);
+       the slots before it are one missed record.
+    4. Otherwise every due slot is one missed record; resume at the next future slot.
+    """
+    timing = schedule.timing
+    since = (schedule.enabled_at or schedule.created_at or now).replace(microsecond=0)
+    last = last_recorded_slot(schedule.job_id)
+    first = (
+        timing.next_slot(last)
+        if last and last >= since
+        else timing.next_slot(since, inclusive=True)
+    )
+    latest = timing.slot_at_or_before(now)
+    if first is None or latest is None or first > latest:
+        return first
+    grace = timedelta(seconds=schedule.misfire_grace_seconds)
+    if now - latest <= grace:
+        resume, missed_until = latest, timing.slot_at_or_before(latest - timedelta(microseconds=1))
+    else:
+        resume, missed_until = timing.next_slot(now), latest
+    if missed_until is not None and missed_until >= first:
+        count = count_slots(timing, first, missed_until)
+        reason = f"missed while the scheduler was stopped: {count} slot(s)"
+        if record_missed(schedule.job_id, first, missed_until, count, reason):
+            logger.warning(
+                "Job %s missed %d slot(s) from %s to %s while the scheduler was stopped",
+                schedule.job_id,
+                count,
+                first.isoformat(),
+                missed_until.isoformat(),
+            )
+    return resume
+
+
+def resume_points(now: datetime) -> dict[str, datetime | None]:
+    """`resume_point` for every enabled schedule."""
+    return {
+        schedule.job_id: resume_point(schedule, now)
+        for schedule in Schedule.objects.filter(Q(enabled=True))
+    }
