@@ -21,20 +21,6 @@ from .slots import count_slots
 logger = logging.getLogger("scheduler")
 
 
-def last_recorded_slot(job_id: str) -> datetime | None:
-    """The newest slot a `JobRun` accounts for (a missed range counts to its end)."""
-    row = (
-        JobRun.objects.filter(job_id=job_id)
-        .order_by("-scheduled_at")
-        .values_list("scheduled_at", "missed_until")
-        .first()
-    )
-    if row is None:
-        return None
-    slot, missed_until = row
-    return max(slot, missed_until or slot)
-
-
 def resume_point(schedule: Schedule, now: datetime) -> datetime | None:
     """The slot the engine should fire next after a stop, recording the gap as missed.
 
@@ -47,7 +33,7 @@ def resume_point(schedule: Schedule, now: datetime) -> datetime | None:
     """
     timing = schedule.timing
     since = (schedule.enabled_at or schedule.created_at or now).replace(microsecond=0)
-    last = last_recorded_slot(schedule.job_id)
+    last = JobRun.objects.last_slot(schedule.job_id)
     first = (
         timing.next_slot(last)
         if last and last >= since

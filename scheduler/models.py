@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.deconstruct import deconstructible
 
@@ -258,6 +258,7 @@ class Schedule(models.Model):
     misfire_grace_seconds = models.PositiveIntegerField(
         "misfire grace (seconds)",
         default=60,
+        validators=[MinValueValidator(1)],
         help_text="A slot started later than this after its time is recorded as missed.",
     )
     max_attempts = models.PositiveSmallIntegerField(
@@ -368,15 +369,24 @@ class Schedule(models.Model):
         if not self.enabled:
             return None
         floor = (now or timezone.now()) - timedelta(seconds=self.misfire_grace_seconds)
-        last = (
-            JobRun.objects.filter(job_id=self.job_id, scheduled_at__gte=floor)
-            .order_by("-scheduled_at")
-            .values_list("scheduled_at", flat=True)
-            .first()
-        )
-        if last is not None:
+        last = JobRun.objects.last_slot(self.job_id, since=floor)
+        if last is not None and last >= floor:
             return self.timing.next_slot(last)
         return self.timing.next_slot(floor, inclusive=True)
+
+
+class JobRunManager(models.Manager):
+    def last_slot(self, job_id: str, since: datetime | None = None) -> datetime | None:
+        """The newest slot a run record accounts for (a missed range counts to its end),
+        optionally only among slots from `since` on."""
+        runs = self.filter(job_id=job_id)
+        if since is not None:
+            runs = runs.filter(Q(scheduled_at__gte=since) | Q(missed_until__gte=since))
+        row = runs.order_by("-scheduled_at").values_list("scheduled_at", "missed_until").first()
+        if row is None:
+            return None
+        slot, missed_until = row
+        return max(slot, missed_until or slot)
 
 
 class JobRun(models.Model):
@@ -412,6 +422,8 @@ class JobRun(models.Model):
     traceback = models.TextField(blank=True)
     missed_count = models.PositiveIntegerField(null=True, blank=True)
     missed_until = models.DateTimeField(null=True, blank=True)
+
+    objects = JobRunManager()
 
     class Meta:
         constraints = [

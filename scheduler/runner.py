@@ -1,7 +1,7 @@
 """The scheduler process's loop: start the engine, follow changes, stop cleanly.
 
 Used by `manage.py runscheduler` (in its main thread) and by the in-web scheduler that
-`altar/wsgi.py` starts (in a daemon thread).
+`altar/wsgi.py` starts (in a daemon thread of each web worker).
 """
 
 from __future__ import annotations
@@ -10,36 +10,68 @@ import atexit
 import logging
 import threading
 import time
-from collections.abc import Callable
 
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 
 from . import claims
 from .backends import get_backend_class
+from .checks import check_scheduler_settings
+from .claims import owner_name
+from .leader import FileLock
 from .models import SchedulerState
 
 logger = logging.getLogger("scheduler")
 
+# A standby tries the scheduler lock this often (seconds).
+STANDBY_RETRY = 1.0
 # Besides following the change counter, reconcile everything this often, in case a change
 # was written without bumping it (a raw SQL edit, a restored backup).
 FULL_RECONCILE_EVERY = 60.0
 
 
 class SchedulerRunner:
-    """Owns this process's engine and keeps it in step with the `Schedule` rows.
+    """Owns this process's engine, once it holds the scheduler lock, and keeps it in step
+    with the `Schedule` rows.
 
-    Its loop, one thread with one database connection, does the bookkeeping on timers:
-    follow the change counter (every `SCHEDULER_POLL_INTERVAL`), stamp the heartbeat of
-    this process's running claims and reap claims whose owner died (every
+    `run()` loops until `stop_event` is set. Without the lock it stands by, trying again
+    every second. With it, one thread and one database connection do the bookkeeping on
+    timers: follow the change counter (every `SCHEDULER_POLL_INTERVAL`), stamp this
+    process's running claims and reap claims whose owner died (every
     `SCHEDULER_HEARTBEAT_SECONDS`), and reconcile everything (every minute).
     """
 
-    def __init__(self):
+    def __init__(self, lock: FileLock | None = None):
         self.backend = get_backend_class()()
+        self.lock = lock or FileLock()
+        self.stop_event = threading.Event()
+        self.started = False
         self.seen_changes: int | None = None
         self.last_full = 0.0
         self.last_beat = 0.0
+
+    def run(self) -> None:
+        standing_by = False
+        while not self.stop_event.is_set():
+            try:
+                if self.started:
+                    self.beat_once()
+                    self.poll_once()
+                elif self.lock.try_acquire():
+                    logger.info("Scheduler lock acquired by %s", owner_name())
+                    self.start()
+                elif not standing_by:
+                    logger.info("Scheduler lock held by %s, standing by", self.lock.holder())
+                    standing_by = True
+            except DatabaseError as exc:
+                # The next turn reconnects; the engine keeps firing meanwhile.
+                logger.warning("Scheduler bookkeeping failed, retrying: %s", exc)
+                close_old_connections()
+            except Exception:
+                logger.exception("Scheduler bookkeeping failed, retrying")
+            self.stop_event.wait(
+                settings.SCHEDULER_POLL_INTERVAL if self.started else STANDBY_RETRY
+            )
 
     def start(self) -> None:
         # Read the counter before the first reconcile: a change committed in between is
@@ -49,6 +81,7 @@ class SchedulerRunner:
         # interrupted (and retried, if allowed) instead of blocking its job.
         retry = claims.reap()
         self.backend.start()
+        self.started = True
         for job_id, slot in retry:
             self.backend.redeliver(job_id, slot)
         self.last_full = self.last_beat = time.monotonic()
@@ -73,46 +106,44 @@ class SchedulerRunner:
         for job_id, slot in claims.reap():
             self.backend.redeliver(job_id, slot)
 
-    def run_until(self, should_stop: Callable[[], bool]) -> None:
-        """Loop until `should_stop()`, sleeping in slices of `SCHEDULER_POLL_INTERVAL`."""
-        while not should_stop():
-            try:
-                self.beat_once()
-                self.poll_once()
-            except DatabaseError as exc:
-                # The next turn reconnects; the engine keeps firing meanwhile.
-                logger.warning("Scheduler bookkeeping failed, retrying: %s", exc)
-                close_old_connections()
-            time.sleep(settings.SCHEDULER_POLL_INTERVAL)
-
     def stop(self, grace: float) -> int:
-        """Stop the engine; return how many runs were interrupted."""
-        return self.backend.shutdown(grace)
+        """Stop the loop and the engine, release the lock; return how many runs were
+        interrupted."""
+        self.stop_event.set()
+        interrupted = self.backend.shutdown(grace) if self.started else 0
+        self.started = False
+        self.lock.release()
+        return interrupted
 
 
 _in_web: SchedulerRunner | None = None
 
 
 def autostart_in_web() -> SchedulerRunner | None:
-    """Start the scheduler inside this web process when `SCHEDULER_AUTOSTART` is on.
+    """Run the scheduler in this web process when `SCHEDULER_AUTOSTART` is on.
 
-    Until the scheduler lock lands, only one web process may do this (see README).
+    Every worker starts a runner; the scheduler lock lets one of them fire and the others
+    stand by. Settings errors are logged (a web server does not run `manage.py check`).
     """
     global _in_web
-    if settings.SCHEDULER_AUTOSTART is not True or _in_web is not None:
+    if _in_web is not None:
         return _in_web
+    errors = check_scheduler_settings()
+    for error in errors:
+        logger.error("Scheduler not started: %s (%s) %s", error.msg, error.id, error.hint)
+    if errors or settings.SCHEDULER_AUTOSTART is not True:
+        return None
     runner = SchedulerRunner()
-    runner.start()
-    stopping = threading.Event()
-    thread = threading.Thread(
-        target=runner.run_until, args=(stopping.is_set,), name="scheduler-changes", daemon=True
-    )
-    thread.start()
-
-    def stop() -> None:
-        stopping.set()
-        runner.stop(settings.SCHEDULER_SHUTDOWN_GRACE)
-
-    atexit.register(stop)
+    threading.Thread(target=runner.run, name="scheduler", daemon=True).start()
+    atexit.register(stop_in_web)
     _in_web = runner
     return runner
+
+
+def stop_in_web() -> None:
+    """Stop the in-web scheduler within `SCHEDULER_SHUTDOWN_GRACE` (gunicorn's
+    `worker_exit` hook calls this before the interpreter starts joining threads)."""
+    global _in_web
+    if _in_web is not None:
+        _in_web.stop(settings.SCHEDULER_SHUTDOWN_GRACE)
+        _in_web = None

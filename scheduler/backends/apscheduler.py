@@ -194,18 +194,24 @@ class APSchedulerBackend(SchedulerBackend):
                 built_from = (schedule.timing, schedule.misfire_grace_seconds)
                 if self._registered.get(job_id) == built_from:
                     continue
-                next_run = resume[job_id] if resume is not None else schedule.next_fire_time()
-                self.engine.add_job(
-                    ENTRY_POINT,
-                    trigger=SlotTrigger(built_from[0]),
-                    args=[job_id],
-                    id=job_id,
-                    name=job_id,
-                    replace_existing=True,
-                    next_run_time=next_run,
-                    misfire_grace_time=schedule.misfire_grace_seconds,
-                    coalesce=False,
-                )
+                try:
+                    next_run = resume[job_id] if resume is not None else schedule.next_fire_time()
+                    self.engine.add_job(
+                        ENTRY_POINT,
+                        trigger=SlotTrigger(built_from[0]),
+                        args=[job_id],
+                        id=job_id,
+                        name=job_id,
+                        replace_existing=True,
+                        next_run_time=next_run,
+                        misfire_grace_time=schedule.misfire_grace_seconds,
+                        coalesce=False,
+                    )
+                except Exception:
+                    # One bad row (edited outside the validated forms) must not stop the
+                    # others; it is retried at the next change or full reconcile.
+                    logger.exception("Could not register job %s", job_id)
+                    continue
                 self._registered[job_id] = built_from
                 changes.append(f"Registered job {job_id} ({built_from[0].describe()})")
             for line in changes:

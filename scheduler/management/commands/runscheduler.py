@@ -17,19 +17,18 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options):
-        self.shutdown = False
-        signal.signal(signal.SIGTERM, self.on_signal)
-        signal.signal(signal.SIGINT, self.on_signal)
         try:
-            runner = SchedulerRunner()
+            self.runner = SchedulerRunner()
         except ValueError as exc:
             raise CommandError(str(exc)) from None
-        runner.start()
-        runner.run_until(lambda: self.shutdown)
+        signal.signal(signal.SIGTERM, self.on_signal)
+        signal.signal(signal.SIGINT, self.on_signal)
+        self.runner.run()  # until a signal sets its stop event
 
         grace = settings.SCHEDULER_SHUTDOWN_GRACE
-        self.stdout.write(f"Stopping scheduler: running jobs get up to {grace}s to finish")
-        interrupted = runner.stop(grace)
+        if self.runner.started:
+            self.stdout.write(f"Stopping scheduler: running jobs get up to {grace}s to finish")
+        interrupted = self.runner.stop(grace)
         if interrupted:
             # Their threads cannot be killed and would hold the interpreter open: the runs
             # are recorded as interrupted, so leave now.
@@ -40,5 +39,5 @@ class Command(BaseCommand):
         return "Scheduler stopped"
 
     def on_signal(self, signum, frame):
-        """Only set the flag: the loop notices it within one poll interval."""
-        self.shutdown = True
+        """Only set the flag: the loop wakes at once and stops."""
+        self.runner.stop_event.set()
