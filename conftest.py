@@ -1,13 +1,8 @@
 """Fixtures shared by every app's tests."""
 
-import os
-
 import pytest
-from django.db import connection
 
 from scheduler.testing import manage
-
-IN_CI = os.environ.get("CI") == "true"
 
 
 @pytest.fixture
@@ -42,15 +37,6 @@ def scheduler_process(transactional_db):
     yield start
     for process in started:
         process.stop()
-
-
-@pytest.fixture
-def postgres():
-    """Skip (or fail under CI=true) when the test database is not PostgreSQL."""
-    if connection.vendor != "postgresql":
-        if IN_CI and os.environ.get("DATABASE_URL", "").startswith("postgres"):
-            pytest.fail("PostgreSQL expected under CI")
-        pytest.skip("needs PostgreSQL (set DATABASE_URL=postgres://...)")
 
 
 @pytest.fixture(autouse=True)

@@ -8,6 +8,9 @@ with an id and a hint (see `scheduler/checks.py`); any other malformed value sto
 here with a message naming the variable.
 """
 
+import os
+import secrets
+import time
 import warnings
 from pathlib import Path
 
@@ -51,6 +54,15 @@ def _int(name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a whole number, not {raw!r}") from None
+
+
+def _lenient_int(name: str, default: int) -> int | str:
+    """Like `_int`, but returns the raw text when malformed, for a system check to report."""
+    raw = env.str(name, default=str(default)).strip()
+    try:
+        return int(raw)
+    except ValueError:
+        return raw
 
 
 DEBUG = _strict_bool("DEBUG", False)
@@ -103,6 +115,7 @@ TEMPLATES = [
 ]
 
 # --- Database --------------------------------------------------------------------------
+_conn_max_age = _int("CONN_MAX_AGE", 60)
 _database_url = env.str("DATABASE_URL", default="") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
 try:
     with warnings.catch_warnings():
@@ -129,7 +142,7 @@ if _default_db["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, so subprocesses started by tests can open the test database.
     _default_db["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}
 else:
-    _default_db["CONN_MAX_AGE"] = _int("CONN_MAX_AGE", 60)
+    _default_db["CONN_MAX_AGE"] = _conn_max_age
     _default_db["CONN_HEALTH_CHECKS"] = True
 
 DATABASES = {"default": _default_db}
@@ -142,12 +155,20 @@ if not SECRET_KEY:
         )
     # The embedded setup runs on one machine: keep a random key in a local file.
     _key_file = BASE_DIR / ".secret_key"
-    if not _key_file.exists():
-        import secrets
-
-        _key_file.write_text(secrets.token_urlsafe(50))
-        _key_file.chmod(0o600)
-    SECRET_KEY = _key_file.read_text().strip()
+    try:
+        # O_EXCL: of two processes starting together, one writes and both read its key.
+        _fd = os.open(_key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(_fd, "w") as _out:
+            _out.write(secrets.token_urlsafe(50))
+    SECRET_KEY = ""
+    for _ in range(50):  # a concurrent creator may not have written it yet
+        SECRET_KEY = _key_file.read_text().strip()
+        if SECRET_KEY:
+            break
+        time.sleep(0.01)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -180,12 +201,12 @@ SCHEDULER_BACKEND = env.str("SCHEDULER_BACKEND", default="apscheduler").strip().
 SCHEDULER_AUTOSTART = _lenient_bool("SCHEDULER_AUTOSTART", SCHEDULER_BACKEND == "apscheduler")
 SCHEDULER_TIMEZONE = env.str("SCHEDULER_TIMEZONE", default="UTC").strip()
 # Threads that run jobs in the scheduler process (the guide's ThreadPoolExecutor(20)).
-SCHEDULER_THREADS = _int("SCHEDULER_THREADS", 20)
+SCHEDULER_THREADS = _lenient_int("SCHEDULER_THREADS", 20)
 # How long a stopping scheduler lets running jobs finish before recording them interrupted.
-SCHEDULER_SHUTDOWN_GRACE = _int("SCHEDULER_SHUTDOWN_GRACE", 10)
+SCHEDULER_SHUTDOWN_GRACE = _lenient_int("SCHEDULER_SHUTDOWN_GRACE", 10)
 # How often (seconds) the scheduler stamps its running claims; three missed beats make a
 # claim stale, so another process may take it over.
-SCHEDULER_HEARTBEAT_SECONDS = _int("SCHEDULER_HEARTBEAT_SECONDS", 5)
+SCHEDULER_HEARTBEAT_SECONDS = _lenient_int("SCHEDULER_HEARTBEAT_SECONDS", 5)
 # How often (seconds) the scheduler process reads the change counter.
 SCHEDULER_POLL_INTERVAL = 0.5
 # The model the guide's strategy API starts and stops (like AUTH_USER_MODEL), so the
@@ -195,7 +216,11 @@ SCHEDULER_STRATEGY_MODEL = "strategies.Strategy"
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 
 # --- Logging: one line per event, to stdout (Heroku's log router reads it) ----------------
-LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").strip().upper()
+if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+    raise ImproperlyConfigured(
+        f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {LOG_LEVEL!r}"
+    )
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -5,13 +5,15 @@ scheduler inside the web request, and its execution log is not the hub's history
 """
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.translation import ngettext
 from django_apscheduler.models import DjangoJob, DjangoJobExecution
 
 from . import registry
 from .models import JobRun, Schedule
+
+STRATEGY_PREFIX = "strategy_"
 
 for model in (DjangoJob, DjangoJobExecution):
     if admin.site.is_registered(model):
@@ -60,7 +62,6 @@ class ScheduleAdmin(admin.ModelAdmin):
         "max_attempts",
         "queue",
     ]
-    list_editable = ["enabled"]
     list_filter = ["enabled", "kind", "task", "queue"]
     search_fields = ["job_id", "description"]
     readonly_fields = ["anchor", "created_at", "updated_at"]
@@ -102,20 +103,45 @@ class ScheduleAdmin(admin.ModelAdmin):
         moment = obj.next_fire_time()
         return timezone.localtime(moment) if moment else "—"
 
+    def get_readonly_fields(self, request, obj=None):
+        """A job id never changes (history and engines key on it). A strategy's job follows
+        its strategy: start, stop and interval are changed on Strategies, so the two never
+        disagree."""
+        fields = list(self.readonly_fields)
+        if obj is not None:
+            fields.append("job_id")
+            if obj.job_id.startswith(STRATEGY_PREFIX):
+                fields += ["task", "kwargs", "enabled", "kind", "interval_seconds"]
+        return fields
+
     @admin.action(description="Enable selected schedules", permissions=["change"])
     def enable_schedules(self, request, queryset):
-        # QuerySet.update on schedules notifies the scheduler itself (ScheduleQuerySet).
-        count = queryset.filter(enabled=False).update(enabled=True)
-        self.message_user(
-            request, ngettext("%d schedule enabled.", "%d schedules enabled.", count) % count
-        )
+        self._set_enabled(request, queryset, True)
 
     @admin.action(description="Disable selected schedules", permissions=["change"])
     def disable_schedules(self, request, queryset):
-        count = queryset.filter(enabled=True).update(enabled=False)
-        self.message_user(
-            request, ngettext("%d schedule disabled.", "%d schedules disabled.", count) % count
+        self._set_enabled(request, queryset, False)
+
+    def _set_enabled(self, request, queryset, enabled: bool) -> None:
+        strategy_jobs = queryset.filter(job_id__startswith=STRATEGY_PREFIX).count()
+        # QuerySet.update on schedules notifies the scheduler itself (ScheduleQuerySet).
+        count = (
+            queryset.exclude(job_id__startswith=STRATEGY_PREFIX)
+            .filter(enabled=not enabled)
+            .update(enabled=enabled)
         )
+        word = "enabled" if enabled else "disabled"
+        self.message_user(
+            request,
+            ngettext(f"%d schedule {word}.", f"%d schedules {word}.", count) % count,
+        )
+        if strategy_jobs:
+            self.message_user(
+                request,
+                f"{strategy_jobs} strategy job(s) left as they are: start and stop them on "
+                "Strategies.",
+                messages.WARNING,
+            )
 
 
 @admin.register(JobRun)

@@ -55,11 +55,11 @@ def check_scheduler_settings(app_configs=None, **kwargs):
     }
     for name, lowest in minimums.items():
         value = getattr(settings, name)
-        if value < lowest:
+        if not isinstance(value, int) or value < lowest:
             errors.append(
                 Error(
-                    f"{name}={value} is too small.",
-                    hint=f"{name} must be at least {lowest}.",
+                    f"{name}={value!r} is not a whole number of at least {lowest}.",
+                    hint=f"Set {name} to a whole number, {lowest} or more.",
                     id="scheduler.E005",
                 )
             )

@@ -131,15 +131,23 @@ def _call_task(schedule: Schedule, slot: datetime) -> tuple[str, str, str]:
         if "slot" in params:
             kwargs["slot"] = slot
         if inspect.iscoroutinefunction(func):
+            deadline = None
 
             async def bounded():
-                return await asyncio.wait_for(func(**kwargs), timeout=timeout)
+                nonlocal deadline
+                async with asyncio.timeout(timeout) as deadline:
+                    return await func(**kwargs)
 
-            result = async_to_sync(bounded)()
+            try:
+                result = async_to_sync(bounded)()
+            except TimeoutError:
+                # Ours only if our deadline fired; a task's own timeout (a socket, say)
+                # is a failure with a traceback like any other error.
+                if deadline is not None and deadline.expired():
+                    return JobRun.TIMED_OUT, f"timed out after {timeout}s (cancelled)", ""
+                raise
         else:
             result = func(**kwargs)
-    except TimeoutError:
-        return JobRun.TIMED_OUT, f"timed out after {timeout}s (cancelled)", ""
     except Exception as exc:
         return JobRun.FAILED, f"{type(exc).__name__}: {exc}", traceback.format_exc()
     took = time.monotonic() - started

@@ -171,8 +171,8 @@ def _next_cron_slot(timing: Timing, after: datetime, inclusive: bool) -> datetim
     """Walk days in the schedule's zone and, on matching days, its hours and minutes.
 
     Local times are turned into instants with `fold=0`: a time skipped by a spring-forward
-    shift fires just after the shift, and a time repeated by a fall-back shift fires once,
-    at its first occurrence.
+    shift fires just after the shift, and a time repeated by a fall-back shift fires at its
+    first occurrence — and at its second too when the hour field is a wildcard.
     """
     tz = zone(timing.timezone)
     minutes = sorted(parse_cron_field(timing.minute, "minute"))
@@ -180,9 +180,13 @@ def _next_cron_slot(timing: Timing, after: datetime, inclusive: bool) -> datetim
     doms = parse_cron_field(timing.day_of_month, "day_of_month")
     months = parse_cron_field(timing.month, "month")
     dows = parse_cron_field(timing.day_of_week, "day_of_week")
-    # Like Vixie cron: when both day fields are restricted, either may match.
-    dom_any = timing.day_of_month.strip() == "*"
-    dow_any = timing.day_of_week.strip() == "*"
+    # Like Vixie cron: when both day fields are restricted, either may match (a field
+    # starting with "*", such as "*/2", counts as unrestricted).
+    dom_any = timing.day_of_month.strip().startswith("*")
+    dow_any = timing.day_of_week.strip().startswith("*")
+    # A time repeated by a fall-back shift runs twice for jobs with a wildcard hour (they
+    # run every hour that passes), once for jobs at a fixed hour.
+    folds = (0, 1) if timing.hour.strip().startswith("*") else (0,)
 
     local_after = after.astimezone(tz)
     day: date = local_after.date() - timedelta(days=1)  # the day before covers DST folds
@@ -198,7 +202,12 @@ def _next_cron_slot(timing: Timing, after: datetime, inclusive: bool) -> datetim
                     slot
                     for h in hours
                     for m in minutes
-                    if (slot := datetime.combine(day, time(h, m), tzinfo=tz).astimezone(UTC))
+                    for fold in folds
+                    if (
+                        slot := datetime.combine(day, time(h, m, fold=fold), tzinfo=tz).astimezone(
+                            UTC
+                        )
+                    )
                     > after
                     or (inclusive and slot == after)
                 ]

@@ -8,6 +8,15 @@ from scheduler.models import Schedule
 from scheduler.slots import MAX_INTERVAL, MIN_INTERVAL
 
 
+class StrategyQuerySet(models.QuerySet):
+    def delete(self):
+        """Bulk deletes (admin's "Delete selected") remove the strategies' jobs too."""
+        with transaction.atomic():
+            job_ids = [f"strategy_{pk}" for pk in self.values_list("pk", flat=True)]
+            Schedule.objects.filter(job_id__in=job_ids).delete()
+            return super().delete()
+
+
 class Strategy(models.Model):
     TIMEFRAMES = [
         ("1m", "1 minute"),
@@ -35,6 +44,8 @@ class Strategy(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = StrategyQuerySet.as_manager()
 
     class Meta:
         verbose_name_plural = "strategies"
@@ -71,8 +82,10 @@ class Strategy(models.Model):
         )
 
     def start(self) -> bool:
-        """Activate; returns False when it was already active (nothing changes then)."""
+        """Activate; returns False when it was already active. An active strategy whose
+        job was disabled meanwhile gets it back."""
         if self.is_active:
+            self.sync_schedule()
             return False
         self.is_active = True
         self.save(update_fields=["is_active", "updated_at"])

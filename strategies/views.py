@@ -1,6 +1,7 @@
 """The guide's strategy endpoints: POST /api/v1/strategies/<id>/start and /stop.
 
-Staff only, CSRF-protected, JSON in and out, errors as `{"error": "..."}`.
+Staff with the "change strategy" permission (as the admin actions ask) only,
+CSRF-protected, JSON in and out, errors as `{"error": "..."}`.
 """
 
 from functools import wraps
@@ -18,8 +19,10 @@ def staff_json(view):
     def wrapper(request, *args, **kwargs):
         if not request.user.is_authenticated:
             return JsonResponse({"error": "login required"}, status=401)
-        if not request.user.is_staff:
-            return JsonResponse({"error": "staff only"}, status=403)
+        if not (request.user.is_staff and request.user.has_perm("strategies.change_strategy")):
+            return JsonResponse(
+                {"error": "staff with permission to change strategies only"}, status=403
+            )
         return view(request, *args, **kwargs)
 
     return wrapper

@@ -26,6 +26,8 @@ def manage_check(**env):
         ({"SCHEDULER_BACKEND": "celery"}, "scheduler.E002"),
         ({"SCHEDULER_AUTOSTART": "ture"}, "scheduler.E003"),
         ({"SCHEDULER_TIMEZONE": "Mars/Olympus"}, "scheduler.E004"),
+        ({"SCHEDULER_THREADS": "many"}, "scheduler.E005"),
+        ({"SCHEDULER_HEARTBEAT_SECONDS": "0"}, "scheduler.E005"),
     ],
 )
 def test_a_malformed_scheduler_setting_fails_check_with_an_id_and_hint(db, env, expected):
@@ -39,7 +41,8 @@ def test_a_malformed_scheduler_setting_fails_check_with_an_id_and_hint(db, env, 
     [
         ({"DEBUG": "maybe"}, "Configuration error: DEBUG must be true or false, not 'maybe'"),
         ({"DATABASE_URL": "nosuchdb://x"}, "Configuration error: DATABASE_URL"),
-        ({"SCHEDULER_THREADS": "many"}, "Configuration error: SCHEDULER_THREADS must be a whole"),
+        ({"LOG_LEVEL": "loud"}, "Configuration error: LOG_LEVEL must be DEBUG, INFO"),
+        ({"CONN_MAX_AGE": "forever"}, "Configuration error: CONN_MAX_AGE must be a whole"),
     ],
 )
 def test_other_malformed_values_stop_start_up_naming_the_variable(db, env, line):

@@ -153,3 +153,19 @@ def test_django_apschedulers_own_admin_is_not_offered(staff_client):
     page = staff_client.get(reverse("admin:index")).content.decode()
     assert "django_apscheduler" not in page
     assert "Django job executions" not in page
+
+
+def test_a_strategys_job_is_started_and_stopped_only_through_its_strategy(staff_client, strategy):
+    strategy.start()
+    schedule = Schedule.objects.get(job_id=strategy.job_id)
+    page = staff_client.get(reverse("admin:scheduler_schedule_change", args=[schedule.pk]))
+    form_fields = page.context["adminform"].form.fields
+    for field in ("job_id", "enabled", "interval_seconds", "task", "kwargs"):
+        assert field not in form_fields
+    response = staff_client.post(
+        reverse("admin:scheduler_schedule_changelist"),
+        {"action": "disable_schedules", "_selected_action": [schedule.pk]},
+        follow=True,
+    )
+    assert "start and stop them on Strategies" in response.content.decode()
+    assert Schedule.objects.get(pk=schedule.pk).enabled

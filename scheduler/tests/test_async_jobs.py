@@ -30,6 +30,10 @@ async def sleep_async(seconds: float) -> str:
     return "woke up"
 
 
+async def own_timeout() -> str:
+    raise TimeoutError("exchange did not answer")
+
+
 def sleep_sync(seconds: float) -> str:
     time.sleep(seconds)
     return "woke up"
@@ -37,7 +41,7 @@ def sleep_sync(seconds: float) -> str:
 
 @pytest.fixture
 def tasks(monkeypatch):
-    for name in ("count_schedules", "sleep_async", "sleep_sync"):
+    for name in ("count_schedules", "sleep_async", "sleep_sync", "own_timeout"):
         monkeypatch.setitem(registry.TASKS, name, f"scheduler.tests.test_async_jobs.{name}")
 
 
@@ -107,3 +111,12 @@ def test_an_async_job_inside_its_timeout_succeeds(tasks):
     )
     assert run_job("quick", slot=now_slot()) == JobRun.SUCCEEDED
     assert JobRun.objects.get(job_id="quick").summary == "woke up"
+
+
+@pytest.mark.django_db
+def test_a_timeout_raised_by_the_job_itself_is_a_failure_with_its_traceback(tasks):
+    Schedule.objects.create(job_id="flaky", task="own_timeout", interval_seconds=60)
+    assert run_job("flaky", slot=now_slot()) == JobRun.FAILED
+    run = JobRun.objects.get(job_id="flaky")
+    assert run.summary == "TimeoutError: exchange did not answer"
+    assert "Traceback" in run.traceback

@@ -79,3 +79,24 @@ def test_descriptions_read_as_words():
         == "every 90s"
     )
     assert Timing(kind="cron", minute="0", hour="3").describe() == "cron 0 3 * * * UTC"
+
+
+def test_an_hourly_job_runs_in_both_repeated_hours_when_clocks_go_back():
+    timing = Timing(kind="cron", minute="0", hour="*", timezone="Europe/Rome")
+    slot, fired = at(2026, 10, 24, 22), []
+    while slot < at(2026, 10, 25, 3):
+        slot = timing.next_slot(slot)
+        fired.append(slot)
+    # 02:00 local happens twice on 25 October: 00:00 and 01:00 UTC; every hour runs.
+    assert fired[:5] == [
+        at(2026, 10, 24, 23),
+        at(2026, 10, 25, 0),
+        at(2026, 10, 25, 1),
+        at(2026, 10, 25, 2),
+        at(2026, 10, 25, 3),
+    ]
+
+
+def test_a_restricted_day_of_month_with_a_stepped_weekday_matches_on_the_day_only():
+    timing = Timing(kind="cron", minute="0", hour="0", day_of_month="1", day_of_week="*/2")
+    assert timing.next_slot(at(2026, 11, 26)) == at(2026, 12, 1)

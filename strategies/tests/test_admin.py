@@ -81,7 +81,27 @@ def test_a_bad_interval_in_the_form_shows_an_error_and_saves_nothing(staff_clien
     assert Schedule.objects.get(job_id=strategy.job_id).interval_seconds == 1
 
 
-def test_deleting_a_strategy_removes_its_job(staff_client, strategy):
+def test_deleting_strategies_in_admin_removes_their_jobs(staff_client, strategy):
+    strategy.start()
+    other = Strategy.objects.create(name="Other", interval_seconds=60)
+    other.start()
+    response = staff_client.post(
+        changelist(),
+        {"action": "delete_selected", "_selected_action": [strategy.pk, other.pk], "post": "yes"},
+        follow=True,
+    )
+    assert "Successfully deleted 2 strategies" in response.content.decode()
+    assert not Schedule.objects.filter(job_id__startswith="strategy_").exists()
+
+
+def test_deleting_one_strategy_removes_its_job(strategy):
     strategy.start()
     strategy.delete()
     assert not Schedule.objects.filter(job_id=f"strategy_{strategy.pk}").exists()
+
+
+def test_start_gives_an_active_strategy_back_a_job_disabled_elsewhere(strategy):
+    strategy.start()
+    Schedule.objects.filter(job_id=strategy.job_id).update(enabled=False)
+    assert strategy.start() is False
+    assert Schedule.objects.get(job_id=strategy.job_id).enabled

@@ -34,10 +34,15 @@ def test_an_unknown_strategy_is_a_404_with_a_message(staff_client):
 
 def test_anonymous_and_non_staff_users_are_refused(client, django_user_model, strategy):
     assert client.post(f"/api/v1/strategies/{strategy.pk}/start").status_code == 401
-    user = django_user_model.objects.create_user("viewer", password="pw-for-tests-only")
+    user = django_user_model.objects.create_user(
+        "viewer",
+        password="pw-for-tests-only",
+        is_staff=True,  # staff, but no permission
+    )
     client.force_login(user)
     response = client.post(f"/api/v1/strategies/{strategy.pk}/start")
-    assert response.status_code == 403 and response.json() == {"error": "staff only"}
+    assert response.status_code == 403
+    assert response.json() == {"error": "staff with permission to change strategies only"}
     strategy.refresh_from_db()
     assert not strategy.is_active
 
