@@ -142,8 +142,10 @@ if _default_db["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, so subprocesses started by tests can open the test database.
     _default_db["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}
 else:
-    _default_db["CONN_MAX_AGE"] = _conn_max_age
     _default_db["CONN_HEALTH_CHECKS"] = True
+# Persistent connections on both databases: outside requests (scheduler threads) Django
+# would otherwise open a connection, and on SQLite run its PRAGMAs, for every job.
+_default_db["CONN_MAX_AGE"] = _conn_max_age
 
 DATABASES = {"default": _default_db}
 

@@ -17,10 +17,11 @@ import socket
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from . import hotpath
 from .models import JobRun, Schedule
 
 logger = logging.getLogger("scheduler")
@@ -39,19 +40,22 @@ def stale_after() -> timedelta:
 
 def claim(job_id: str, slot: datetime, now: datetime) -> JobRun | None:
     """Insert the running `JobRun` for (job, slot); None when someone else holds it."""
+    return hotpath.claim(job_id, slot, now, owner_name())
+
+
+def _insert(run: JobRun) -> bool:
+    """INSERT one row; False on a unique conflict. A savepoint only when the caller is in
+    a transaction: in autocommit (the scheduler's threads) the INSERT is atomic by itself,
+    and this runs once per slot."""
     try:
-        with transaction.atomic():
-            return JobRun.objects.create(
-                job_id=job_id,
-                scheduled_at=slot,
-                started_at=now,
-                heartbeat_at=now,
-                status=JobRun.RUNNING,
-                attempt=1,
-                owner=owner_name(),
-            )
+        if connection.in_atomic_block:
+            with transaction.atomic():
+                run.save(force_insert=True)
+        else:
+            run.save(force_insert=True)
     except IntegrityError:
-        return None
+        return False
+    return True
 
 
 def take_over(schedule: Schedule, slot: datetime, now: datetime) -> JobRun | None:
@@ -159,37 +163,29 @@ def _dead_local_owner(owner: str, host: str) -> bool:
     return False
 
 
-def running_before(run: JobRun, now: datetime) -> int:
-    """Live runs of the same job claimed before `run` (ids increase), for the overlap
-    limit. Counting after the claim, not before, means two slots claimed at the same
-    moment cannot both see room; a run whose owner died does not count."""
-    return JobRun.objects.filter(
-        job_id=run.job_id,
-        status=JobRun.RUNNING,
-        pk__lt=run.pk,
-        heartbeat_at__gte=now - stale_after(),
-    ).count()
+def over_limit(run: JobRun, limit: int, now: datetime) -> bool:
+    """True when `limit` live runs of the same job were claimed before `run` (ids
+    increase). Checked after the claim, not before, so two slots claimed at the same moment
+    cannot both see room; a run whose owner died does not count."""
+    return hotpath.earlier_live_runs(run, now - stale_after(), limit) >= limit
 
 
 def record_missed(job_id: str, first: datetime, until: datetime, count: int, reason: str) -> bool:
     """Cover the slots from `first` to `until` with one `missed` record (its slot is the
     first, with `missed_count` and `missed_until`), so a long gap is one row, never silence.
     Returns False when the first slot was already claimed."""
-    try:
-        with transaction.atomic():
-            JobRun.objects.create(
-                job_id=job_id,
-                scheduled_at=first,
-                status=JobRun.MISSED,
-                owner=owner_name(),
-                finished_at=timezone.now(),
-                missed_count=count,
-                missed_until=until,
-                summary=reason[:500],
-            )
-    except IntegrityError:
-        return False
-    return True
+    return _insert(
+        JobRun(
+            job_id=job_id,
+            scheduled_at=first,
+            status=JobRun.MISSED,
+            owner=owner_name(),
+            finished_at=timezone.now(),
+            missed_count=count,
+            missed_until=until,
+            summary=reason[:500],
+        )
+    )
 
 
 def interrupt_own_runs(reason: str) -> int:

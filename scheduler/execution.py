@@ -17,7 +17,7 @@ from asgiref.sync import async_to_sync
 from django.db import connections
 from django.utils import timezone
 
-from . import claims, registry
+from . import claims, hotpath, registry
 from .models import JobRun, Schedule
 
 logger = logging.getLogger("scheduler.execution")
@@ -37,8 +37,8 @@ def run_job(job_id: str, slot: datetime | None = None) -> str | None:
        the claim is lost and nothing runs.
     4. Overlap: if the schedule's `max_running` live runs were already going, the claim
        turns into a `skipped` record and nothing runs.
-    5. Call the task with its arguments (plus `job_id`/`slot` when it asks for them), under
-       the schedule's timeout.
+    5. Call the task with its arguments (plus `job_id`, `slot` and `attempt` when it asks
+       for them), under the schedule's timeout.
     6. Record the outcome (status, summary, traceback, finish time) and log it.
 
     Returns the final status, or None when nothing was claimed.
@@ -59,7 +59,7 @@ def close_stale_connections() -> None:
 
 
 def _run(job_id: str, slot: datetime) -> str | None:
-    schedule = Schedule.objects.filter(job_id=job_id).first()
+    schedule = hotpath.load_schedule(job_id)
     if schedule is None or not schedule.enabled:
         logger.info("Job %s is no longer scheduled; slot %s not run", job_id, _iso(slot))
         return None
@@ -73,27 +73,18 @@ def _run(job_id: str, slot: datetime) -> str | None:
     if run is None:
         logger.info("Slot %s of %s already claimed; not run again", _iso(slot), job_id)
         return None
-    if claims.running_before(run, now) >= schedule.max_running:
-        JobRun.objects.filter(pk=run.pk).update(
-            status=JobRun.SKIPPED,
-            finished_at=timezone.now(),
-            summary=f"skipped: {schedule.max_running} run(s) of this job still going",
-        )
+    if claims.over_limit(run, schedule.max_running, now):
+        reason = f"skipped: {schedule.max_running} run(s) of this job still going"
+        hotpath.finish(run.pk, JobRun.SKIPPED, timezone.now(), reason, "")
         logger.warning("Skipped %s slot %s: previous run still going", job_id, _iso(slot))
         return JobRun.SKIPPED
 
     logger.info("Running job %s (slot %s, attempt %d)", job_id, _iso(slot), run.attempt)
-    status, summary, trace = _call_task(schedule, slot)
+    status, summary, trace = _call_task(schedule, slot, run.attempt)
     if run.attempt > 1:
         summary = f"{summary} (earlier: {run.summary})"
     finished = timezone.now()
-    JobRun.objects.filter(pk=run.pk).update(
-        status=status,
-        finished_at=finished,
-        heartbeat_at=finished,
-        summary=_one_line(summary),
-        traceback=trace,
-    )
+    hotpath.finish(run.pk, status, finished, _one_line(summary), trace)
     took = (finished - run.started_at).total_seconds()
     log = logger.info if status == JobRun.SUCCEEDED else logger.error
     log("Job %s %s in %.3fs: %s", job_id, status, took, summary)
@@ -111,7 +102,7 @@ def _record_late(schedule: Schedule, slot: datetime, lateness: float) -> str | N
     return JobRun.MISSED
 
 
-def _call_task(schedule: Schedule, slot: datetime) -> tuple[str, str, str]:
+def _call_task(schedule: Schedule, slot: datetime, attempt: int) -> tuple[str, str, str]:
     """Call the task; return (status, summary, traceback).
 
     An `async def` task runs on its own event loop through `async_to_sync`, so the ORM
@@ -130,6 +121,8 @@ def _call_task(schedule: Schedule, slot: datetime) -> tuple[str, str, str]:
             kwargs["job_id"] = schedule.job_id
         if "slot" in params:
             kwargs["slot"] = slot
+        if "attempt" in params:
+            kwargs["attempt"] = attempt
         if inspect.iscoroutinefunction(func):
             deadline = None
 

@@ -4,30 +4,22 @@ import os
 import time
 from datetime import datetime
 
-from django.db import transaction
 from django.utils import timezone
 
-from .models import JobRun, ProbeRun
+from .models import ProbeRun
 
 
-def probe(job_id: str, slot: datetime, sleep: float = 0, fail: bool = False) -> str:
-    """Insert a `ProbeRun` in its own committed transaction as soon as it starts (so even
-    an execution that dies later is counted), sleep `sleep` seconds, then mark it finished.
+def probe(job_id: str, slot: datetime, attempt: int, sleep: float = 0, fail: bool = False) -> str:
+    """Insert a `ProbeRun` as soon as it starts, committed at once (autocommit), so even an
+    execution that dies later is counted; sleep `sleep` seconds, then mark it finished.
     `fail=True` raises after the sleep, to exercise failure recording."""
-    with transaction.atomic():
-        attempt = (
-            JobRun.objects.filter(job_id=job_id, scheduled_at=slot)
-            .values_list("attempt", flat=True)
-            .first()
-            or 1
-        )
-        row = ProbeRun.objects.create(
-            job_id=job_id,
-            scheduled_at=slot,
-            attempt=attempt,
-            pid=os.getpid(),
-            started_at=timezone.now(),
-        )
+    row = ProbeRun.objects.create(
+        job_id=job_id,
+        scheduled_at=slot,
+        attempt=attempt,
+        pid=os.getpid(),
+        started_at=timezone.now(),
+    )
     if sleep:
         time.sleep(sleep)
     if fail:

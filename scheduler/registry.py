@@ -26,7 +26,7 @@ TASKS: dict[str, str] = {
 }
 
 # Arguments the execution path passes itself when the task's signature asks for them.
-CONTEXT_ARGUMENTS = ("job_id", "slot")
+CONTEXT_ARGUMENTS = ("job_id", "slot", "attempt")
 
 HOUR = 3600
 

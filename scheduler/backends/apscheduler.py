@@ -25,6 +25,7 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 from django_apscheduler.jobstores import DjangoJobStore
 from django_apscheduler.models import DjangoJob
@@ -139,12 +140,21 @@ class ScheduleJobStore(DjangoJobStore):
 
     @retry_on_db_operational_error
     def update_job(self, job):
-        updated = DjangoJob.objects.filter(id=job.id).update(
-            next_run_time=get_django_internal_datetime(job.next_run_time),
-            job_state=pickle.dumps(job.__getstate__(), self.pickle_protocol),
-        )
-        if not updated:
-            raise JobLookupError(job.id)
+        # Plain SQL, like `scheduler.hotpath`: this runs once per slot in the engine's one
+        # thread, where Django's query compiler would cost more than the database.
+        table = connection.ops.quote_name(DjangoJob._meta.db_table)
+        next_run = get_django_internal_datetime(job.next_run_time)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f'UPDATE {table} SET "next_run_time" = %s, "job_state" = %s WHERE "id" = %s',
+                [
+                    connection.ops.adapt_datetimefield_value(next_run),
+                    pickle.dumps(job.__getstate__(), self.pickle_protocol),
+                    job.id,
+                ],
+            )
+            if cursor.rowcount != 1:
+                raise JobLookupError(job.id)
 
 
 class APSchedulerBackend(SchedulerBackend):

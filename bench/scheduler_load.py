@@ -1,0 +1,209 @@
+"""Scheduler load: N probe schedules every T seconds, run by a real `runscheduler`.
+
+Creates the probes with `manage.py probe`, starts `manage.py runscheduler`, lets it warm up
+for one interval, measures for DURATION seconds, stops it, and reads the probe ledger.
+Prints JSON: start lag (slot to start) p50/p95/p99/max, expected versus executed slots,
+missed, duplicates and lost slots, the scheduler's CPU seconds per wall second, its peak
+RSS, and database row writes per run (PostgreSQL's statistics; not available on SQLite).
+
+    .venv/bin/python bench/scheduler_load.py --count 1000 --interval 10 --duration 120
+    .venv/bin/python bench/scheduler_load.py --count 10000 --interval 60 --duration 180 \\
+        --database-url postgres://postgres@127.0.0.1:5432/altar_bench
+
+With a PostgreSQL URL the database is dropped and created afresh. Without one, a new SQLite
+file in a temporary folder is used. `--aligned` puts every probe's first slot on the same
+second (the worst case); by default first slots are spread over the interval, as
+strategies started at different moments are.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def percentile(sorted_values, fraction):
+    if not sorted_values:
+        return None
+    index = min(len(sorted_values) - 1, max(0, round(fraction * len(sorted_values)) - 1))
+    return sorted_values[index]
+
+
+def cpu_seconds(pid):
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+
+
+def peak_rss_mb(pid):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return None
+
+
+def fresh_postgres(url):
+    import psycopg2
+
+    base, name = url.rsplit("/", 1)
+    conn = psycopg2.connect(f"{base}/postgres")
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        cur.execute(f'CREATE DATABASE "{name}"')
+    conn.close()
+
+
+def pg_row_writes():
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_stat_clear_snapshot()")
+        cur.execute(
+            "SELECT tup_inserted + tup_updated + tup_deleted FROM pg_stat_database "
+            "WHERE datname = current_database()"
+        )
+        return cur.fetchone()[0]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=1000)
+    parser.add_argument("--interval", type=int, default=10)
+    parser.add_argument("--duration", type=int, default=120)
+    parser.add_argument("--database-url", default="")
+    parser.add_argument("--aligned", action="store_true")
+    args = parser.parse_args()
+
+    url = args.database_url or f"sqlite:///{tempfile.mkdtemp(prefix='altar-bench-')}/bench.sqlite3"
+    postgres = url.startswith("postgres")
+    if postgres:
+        fresh_postgres(url)
+    os.environ.update(DATABASE_URL=url, SCHEDULER_AUTOSTART="false", LOG_LEVEL="WARNING")
+    os.environ.setdefault("SECRET_KEY", "bench-only-not-a-secret")
+    os.environ["DJANGO_SETTINGS_MODULE"] = "altar.settings"
+    sys.path.insert(0, str(ROOT))
+    manage = [sys.executable, "manage.py"]
+    subprocess.run([*manage, "migrate", "--noinput", "-v0"], cwd=ROOT, check=True)
+
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from scheduler import testing
+    from scheduler.models import JobRun, ProbeRun, Schedule
+
+    # Only the probes: the built-in jobs would add their own runs to the figures.
+    Schedule.objects.exclude(task="probe").delete()
+    call_command("probe", count=args.count, interval=args.interval, verbosity=0)
+    if not args.aligned:
+        spread_anchors(Schedule, args.interval)
+
+    env = testing.subprocess_env(DATABASE_URL=url, LOG_LEVEL="WARNING")
+    process = testing.Process([*manage, "runscheduler"], env=env)
+    booted = time.monotonic()
+    try:
+        testing.wait_until(
+            lambda: ProbeRun.objects.exists() or process.proc.poll() is not None,
+            600,
+            "the first probe run",
+            every=0.2,
+        )
+        start_seconds = round(time.monotonic() - booted, 1)
+        time.sleep(args.interval)  # warm-up: one full round
+        window_start = timezone.now()
+        cpu_before, wall_before = cpu_seconds(process.proc.pid), time.monotonic()
+        writes_before = pg_row_writes() if postgres else None
+        time.sleep(args.duration)
+        window_end = timezone.now()
+        cpu = cpu_seconds(process.proc.pid) - cpu_before
+        wall = time.monotonic() - wall_before
+        writes = pg_row_writes() - writes_before if postgres else None
+        rss = peak_rss_mb(process.proc.pid)
+        # Let the runs of the window's last slots finish before reading the ledger.
+        time.sleep(min(5, args.interval))
+    finally:
+        process.stop()
+
+    lags = sorted(
+        (started - slot).total_seconds() * 1000
+        for slot, started in ProbeRun.objects.filter(
+            scheduled_at__range=(window_start, window_end)
+        ).values_list("scheduled_at", "started_at")
+    )
+    executed = (
+        ProbeRun.objects.filter(scheduled_at__range=(window_start, window_end))
+        .values("job_id", "scheduled_at")
+        .distinct()
+        .count()
+    )
+    expected = 0
+    lost = 0
+    for schedule in Schedule.objects.filter(task="probe"):
+        slot = schedule.timing.next_slot(window_start, inclusive=True)
+        while slot <= window_end:
+            expected += 1
+            slot += timedelta(seconds=args.interval)
+        lost += len(testing.lost(schedule.job_id, window_start, window_end))
+    missed = sum(
+        JobRun.objects.filter(
+            status=JobRun.MISSED, scheduled_at__lte=window_end, missed_until__gte=window_start
+        ).values_list("missed_count", flat=True)
+    )
+    errors = [line for line in process.lines if "ERROR" in line or "Traceback" in line]
+    print(
+        json.dumps(
+            {
+                "benchmark": "scheduler_load",
+                "database": "postgresql" if postgres else "sqlite",
+                "probes": args.count,
+                "interval_s": args.interval,
+                "rate_runs_per_s": round(args.count / args.interval, 1),
+                "first_slots": "aligned" if args.aligned else "spread",
+                "duration_s": args.duration,
+                "start_up_s": start_seconds,
+                "lag_ms": {
+                    "p50": round(percentile(lags, 0.50), 1) if lags else None,
+                    "p95": round(percentile(lags, 0.95), 1) if lags else None,
+                    "p99": round(percentile(lags, 0.99), 1) if lags else None,
+                    "max": round(lags[-1], 1) if lags else None,
+                },
+                "slots_expected": expected,
+                "slots_executed": executed,
+                "slots_missed": missed,
+                "slots_lost": lost,
+                "duplicates": len(testing.duplicates()),
+                "scheduler_cpu_s_per_wall_s": round(cpu / wall, 3),
+                "scheduler_peak_rss_mb": rss,
+                "db_row_writes_per_run": round(writes / executed, 2)
+                if writes and executed
+                else None,
+                "errors_logged": len(errors),
+                "first_error": errors[0] if errors else None,
+            },
+            indent=2,
+        )
+    )
+
+
+def spread_anchors(schedule_model, interval):
+    """Spread first slots evenly over one interval (whole seconds), as strategies started
+    at different moments have them."""
+    probes = list(schedule_model.objects.filter(task="probe").order_by("pk"))
+    base = probes[0].anchor + timedelta(seconds=1)
+    for n, probe in enumerate(probes):
+        probe.anchor = base + timedelta(seconds=(n * interval) // len(probes))
+    schedule_model.objects.bulk_update(probes, ["anchor"])
+
+
+if __name__ == "__main__":
+    main()
