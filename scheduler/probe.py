@@ -1,28 +1,38 @@
-"""The probe task, for tests and benchmarks: it leaves one ledger row per execution."""
+"""The probe task, for tests and benchmarks: it leaves one ledger row per execution.
+
+Its two writes are plain SQL so that a benchmark measures the scheduler, not the ORM.
+"""
 
 import os
 import time
 from datetime import datetime
 
+from django.db import connection
 from django.utils import timezone
 
 from .models import ProbeRun
 
 
 def probe(job_id: str, slot: datetime, attempt: int, sleep: float = 0, fail: bool = False) -> str:
-    """Insert a `ProbeRun` as soon as it starts, committed at once (autocommit), so even an
-    execution that dies later is counted; sleep `sleep` seconds, then mark it finished.
+    """Insert a `ProbeRun` as soon as it starts, committed at once (autocommit), so even
+    an execution that dies later is counted; sleep `sleep` seconds, then mark it finished.
     `fail=True` raises after the sleep, to exercise failure recording."""
-    row = ProbeRun.objects.create(
-        job_id=job_id,
-        scheduled_at=slot,
-        attempt=attempt,
-        pid=os.getpid(),
-        started_at=timezone.now(),
-    )
+    table = connection.ops.quote_name(ProbeRun._meta.db_table)
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'INSERT INTO {table} ("job_id", "scheduled_at", "attempt", "pid", "started_at") '
+            'VALUES (%s, %s, %s, %s, %s) RETURNING "id"',
+            [job_id, adapt(slot), attempt, os.getpid(), adapt(timezone.now())],
+        )
+        row_id = cursor.fetchone()[0]
     if sleep:
         time.sleep(sleep)
     if fail:
         raise RuntimeError(f"probe {job_id} asked to fail")
-    ProbeRun.objects.filter(pk=row.pk).update(finished_at=timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'UPDATE {table} SET "finished_at" = %s WHERE "id" = %s',
+            [adapt(timezone.now()), row_id],
+        )
     return f"probe slot {slot.isoformat()} attempt {attempt}"

@@ -57,6 +57,7 @@ class SchedulerRunner:
                 if self.started:
                     self.beat_once()
                     self.poll_once()
+                    self.backend.housekeeping()
                 elif self.lock.try_acquire():
                     logger.info("Scheduler lock acquired by %s", owner_name())
                     self.start()

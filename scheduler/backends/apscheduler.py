@@ -21,15 +21,15 @@ import threading
 from datetime import datetime
 
 from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.jobstores.base import JobLookupError
+from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from django.conf import settings
-from django.db import connection
+from django.db import transaction
 from django.utils import timezone
 from django_apscheduler.jobstores import DjangoJobStore
 from django_apscheduler.models import DjangoJob
-from django_apscheduler.util import get_django_internal_datetime, retry_on_db_operational_error
+from django_apscheduler.util import get_django_internal_datetime
 
 from ..claims import interrupt_own_runs, record_missed
 from ..continuity import resume_points
@@ -126,35 +126,90 @@ class SlotExecutor(ThreadPoolExecutor):
 
 
 class ScheduleJobStore(DjangoJobStore):
-    """django-apscheduler's store, minus two things.
+    """django-apscheduler's store, kept in memory and written behind to its table.
 
-    - Its execution-log listeners: `JobRun` is the one history, and they would write a
-      second, disagreeing one.
-    - The row lock in `update_job` (a transaction, SELECT ... FOR UPDATE, then a full save,
-      once per run): only the scheduler process writes the store, so one UPDATE will do.
-      It is the engine's per-run write, so it sets the ceiling on runs per second.
+    The engine's one thread dispatches every slot and, with the stock store, wrote the
+    job's row once per run (a transaction, SELECT ... FOR UPDATE, a full save) before
+    dispatching the next: under load that round trip, not the jobs, set the pace. Only
+    this process writes the store, and the hub rebuilds it from `Schedule` and `JobRun` at
+    every start, so reads are served from memory and changed jobs are written in batches
+    by `flush()` (the runner calls it every half second). The `django_apscheduler_djangojob`
+    table still shows every job and its next run time, at most a moment behind.
+
+    Its execution-log listeners are off too: `JobRun` is the one history.
     """
+
+    def __init__(self, pickle_protocol: int = pickle.HIGHEST_PROTOCOL):
+        super().__init__(pickle_protocol)
+        self._memory = MemoryJobStore()
+        self._dirty: set[str] = set()
+        self._dirty_lock = threading.Lock()
+
+    def start(self, scheduler, alias):
+        super().start(scheduler, alias)
+        self._memory.start(scheduler, alias)
 
     def register_event_listeners(self):
         pass
 
-    @retry_on_db_operational_error
+    def lookup_job(self, job_id):
+        return self._memory.lookup_job(job_id)
+
+    def get_due_jobs(self, now):
+        return self._memory.get_due_jobs(now)
+
+    def get_next_run_time(self):
+        return self._memory.get_next_run_time()
+
+    def get_all_jobs(self):
+        return self._memory.get_all_jobs()
+
+    def add_job(self, job):
+        self._memory.add_job(job)
+        self._mark(job.id)
+
     def update_job(self, job):
-        # Plain SQL, like `scheduler.hotpath`: this runs once per slot in the engine's one
-        # thread, where Django's query compiler would cost more than the database.
-        table = connection.ops.quote_name(DjangoJob._meta.db_table)
-        next_run = get_django_internal_datetime(job.next_run_time)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f'UPDATE {table} SET "next_run_time" = %s, "job_state" = %s WHERE "id" = %s',
-                [
-                    connection.ops.adapt_datetimefield_value(next_run),
-                    pickle.dumps(job.__getstate__(), self.pickle_protocol),
-                    job.id,
-                ],
-            )
-            if cursor.rowcount != 1:
-                raise JobLookupError(job.id)
+        self._memory.update_job(job)
+        self._mark(job.id)
+
+    def remove_job(self, job_id):
+        self._memory.remove_job(job_id)
+        self._mark(job_id)
+
+    def remove_all_jobs(self):
+        self._memory.remove_all_jobs()
+        with self._dirty_lock:
+            self._dirty.clear()
+        DjangoJob.objects.all().delete()
+
+    def _mark(self, job_id: str) -> None:
+        with self._dirty_lock:
+            self._dirty.add(job_id)
+
+    def flush(self) -> int:
+        """Write the jobs changed since the last flush (delete and re-insert, in batches,
+        in one transaction). Returns how many job ids were written."""
+        with self._dirty_lock:
+            dirty, self._dirty = self._dirty, set()
+        if not dirty:
+            return 0
+        rows = []
+        for job_id in dirty:
+            job = self._memory.lookup_job(job_id)
+            if job is not None:
+                rows.append(
+                    DjangoJob(
+                        id=job.id,
+                        next_run_time=get_django_internal_datetime(job.next_run_time),
+                        job_state=pickle.dumps(job.__getstate__(), self.pickle_protocol),
+                    )
+                )
+        ids = list(dirty)
+        with transaction.atomic():
+            for start in range(0, len(ids), 500):
+                DjangoJob.objects.filter(id__in=ids[start : start + 500]).delete()
+            DjangoJob.objects.bulk_create(rows, batch_size=500)
+        return len(dirty)
 
 
 class APSchedulerBackend(SchedulerBackend):
@@ -162,8 +217,9 @@ class APSchedulerBackend(SchedulerBackend):
 
     def __init__(self):
         self.executor = SlotExecutor(settings.SCHEDULER_THREADS)
+        self.store = ScheduleJobStore()
         self.engine = BackgroundScheduler(
-            jobstores={"default": ScheduleJobStore()},
+            jobstores={"default": self.store},
             executors={"default": self.executor},
             job_defaults={
                 # SlotExecutor coalesces itself, and records what it drops.
@@ -228,6 +284,10 @@ class APSchedulerBackend(SchedulerBackend):
                 logger.info(line)
             return changes
 
+    def housekeeping(self) -> None:
+        """Write the engine's changed jobs to the store's table."""
+        self.store.flush()
+
     def redeliver(self, job_id: str, slot: datetime) -> None:
         self.executor.run_now(job_id, slot)
 
@@ -236,6 +296,7 @@ class APSchedulerBackend(SchedulerBackend):
         ones still going as interrupted. Returns how many were interrupted."""
         if self.engine.running:
             self.engine.shutdown(wait=False)
+        self.store.flush()
         left = self.executor.wait_for_running(grace)
         if left:
             interrupt_own_runs(f"interrupted: the scheduler stopped after a {grace:g}s grace")

@@ -20,6 +20,9 @@ class SchedulerBackend:
         """Make the engine match the `Schedule` rows; return one line per change made."""
         raise NotImplementedError
 
+    def housekeeping(self) -> None:
+        """Periodic upkeep of the engine's own state; the runner calls it every turn."""
+
     def redeliver(self, job_id: str, slot) -> None:
         """Run (job, slot) again through `run_job`, which takes over the claim as the next
         attempt when its owner died (the reaper calls this)."""
