@@ -210,7 +210,7 @@ SCHEDULER_SHUTDOWN_GRACE = _lenient_int("SCHEDULER_SHUTDOWN_GRACE", 10)
 # claim stale, so another process may take it over.
 SCHEDULER_HEARTBEAT_SECONDS = _lenient_int("SCHEDULER_HEARTBEAT_SECONDS", 5)
 # How often (seconds) the scheduler process reads the change counter.
-SCHEDULER_POLL_INTERVAL = 0.5
+SCHEDULER_POLL_INTERVAL = 0.25
 # The model the guide's strategy API starts and stops (like AUTH_USER_MODEL), so the
 # scheduler app never imports the strategies app.
 SCHEDULER_STRATEGY_MODEL = "strategies.Strategy"

@@ -11,7 +11,7 @@ from django.utils.translation import ngettext
 from django_apscheduler.models import DjangoJob, DjangoJobExecution
 
 from . import registry
-from .models import JobRun, Schedule
+from .models import JobRun, Schedule, SchedulerState
 
 STRATEGY_PREFIX = "strategy_"
 
@@ -97,6 +97,16 @@ class ScheduleAdmin(admin.ModelAdmin):
         ),
         ("Record", {"fields": ["created_at", "updated_at"]}),
     ]
+
+    def changelist_view(self, request, extra_context=None):
+        """The page header says which backend runs and which process holds the lock."""
+        state = SchedulerState.get()
+        extra_context = {
+            **(extra_context or {}),
+            "scheduler_state": state,
+            "scheduler_holder": state.describe_holder(),
+        }
+        return super().changelist_view(request, extra_context)
 
     @admin.display(description="next run")
     def next_run(self, obj: Schedule):

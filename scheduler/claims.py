@@ -170,10 +170,28 @@ def over_limit(run: JobRun, limit: int, now: datetime) -> bool:
     return hotpath.earlier_live_runs(run, now - stale_after(), limit) >= limit
 
 
-def record_missed(job_id: str, first: datetime, until: datetime, count: int, reason: str) -> bool:
+def record_missed(
+    job_id: str,
+    first: datetime,
+    until: datetime,
+    count: int,
+    reason: str,
+    after: datetime | None = None,
+) -> bool:
     """Cover the slots from `first` to `until` with one `missed` record (its slot is the
     first, with `missed_count` and `missed_until`), so a long gap is one row, never silence.
-    Returns False when the first slot was already claimed."""
+
+    `after` is the slot just before `first`: when a missed range already ends there (a
+    restart's gap, then the slots coalesced while the engine started), that range is
+    extended instead, so one gap stays one record. Returns False when the first slot was
+    already claimed.
+    """
+    if after is not None:
+        extended = JobRun.objects.filter(
+            job_id=job_id, status=JobRun.MISSED, missed_until=after
+        ).update(missed_until=until, missed_count=F("missed_count") + count)
+        if extended:
+            return True
     return _insert(
         JobRun(
             job_id=job_id,

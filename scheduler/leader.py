@@ -1,44 +1,74 @@
-"""The scheduler lock: however many processes could run the scheduler, one does.
+"""The scheduler lock: however many processes could run the scheduler, exactly one does.
 
-This release locks per machine with `flock` on a file — beside the SQLite database, or in
-the temporary folder keyed by the PostgreSQL database — so the workers of one gunicorn, or
-two `runscheduler` on one host, run one scheduler between them. The operating system drops
-the lock the moment its holder dies, and a standby takes over within a second.
-Across machines (several dynos on PostgreSQL) a database lock is needed; see README.
+Every process that could fire jobs (each gunicorn worker with the in-web scheduler, each
+`runscheduler`) tries the lock; the holder fires, the others stand by and retry every
+second. The slot claim stays as the second line of defence.
+
+- PostgreSQL: a session-level advisory lock on a dedicated autocommit connection, opened in
+  the process that uses it (after gunicorn forks). The session is set to end by itself
+  when its holder stops talking (`idle_session_timeout`, TCP keepalives), and the holder
+  pings it every second, so a frozen or cut-off holder loses the lock within seconds and a
+  standby takes over. The holder trusts its lock for a short lease after each successful
+  ping; past the lease (say, it was frozen) it must ping again before it fires anything,
+  and finds the loss there. The connection must not go through a transaction-pooling
+  proxy (session locks need session pooling).
+- SQLite: an `flock` on a file beside the database (POSIX locks on the database file
+  itself would be dropped whenever SQLite closes a descriptor). The operating system
+  releases it the moment its holder dies.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
-import hashlib
+import logging
 import os
-import tempfile
+import time
 from pathlib import Path
 
 from django.db import connection
 
 from .claims import owner_name
+from .pg import dedicated_connection
+
+logger = logging.getLogger("scheduler")
+
+# The advisory lock key: "altar" as an integer, the same in every process of the hub.
+LOCK_KEY = int.from_bytes(b"altar", "big")
+# The holder pings every PING_EVERY seconds; the server ends a session idle for
+# SESSION_TIMEOUT seconds; the holder trusts the lock for LEASE seconds after a ping.
+PING_EVERY = 1.0
+SESSION_TIMEOUT = 5
+LEASE = 2.0
 
 
-def lock_path() -> Path:
-    db = connection.settings_dict
-    if db["ENGINE"] == "django.db.backends.sqlite3":
-        return Path(f"{db['NAME']}.scheduler.lock")
-    key = f"{db.get('HOST')}:{db.get('PORT')}/{db['NAME']}"
-    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-    return Path(tempfile.gettempdir()) / f"altar-scheduler-{digest}.lock"
+class SchedulerLock:
+    """The contract: acquire without blocking, confirm before firing, release."""
+
+    def try_acquire(self) -> bool:
+        raise NotImplementedError
+
+    def still_held(self) -> bool:
+        """True while the lock is surely ours; checked before each dispatch."""
+        raise NotImplementedError
+
+    def keep_alive(self) -> bool:
+        """Called about every second by the holder; False once the lock is lost."""
+        return self.still_held()
+
+    def holder(self) -> str:
+        raise NotImplementedError
+
+    def release(self) -> None:
+        raise NotImplementedError
 
 
-class FileLock:
+class FileLock(SchedulerLock):
     """An exclusive, non-blocking `flock`; the file holds the holder's `host:pid`."""
 
     def __init__(self, path: Path | None = None):
-        self.path = path or lock_path()
+        self.path = path or Path(f"{connection.settings_dict['NAME']}.scheduler.lock")
         self._fd: int | None = None
-
-    @property
-    def held(self) -> bool:
-        return self._fd is not None
 
     def try_acquire(self) -> bool:
         if self._fd is not None:
@@ -54,6 +84,9 @@ class FileLock:
         self._fd = fd
         return True
 
+    def still_held(self) -> bool:
+        return self._fd is not None
+
     def holder(self) -> str:
         try:
             return self.path.read_text().strip() or "unknown"
@@ -65,3 +98,102 @@ class FileLock:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
+
+
+class PostgresLock(SchedulerLock):
+    """`pg_try_advisory_lock` on a connection of its own, with a lease (see module doc)."""
+
+    def __init__(self):
+        self._conn = None
+        self._valid_until = 0.0
+
+    def _connect(self):
+        conn = dedicated_connection("scheduler")
+        with conn.cursor() as cursor:
+            # A holder that stops pinging (frozen, stopped) loses its session, and with it
+            # the lock; statements never hang longer than that either.
+            cursor.execute(f"SET idle_session_timeout = '{SESSION_TIMEOUT}s'")
+            cursor.execute(f"SET statement_timeout = '{SESSION_TIMEOUT}s'")
+        return conn
+
+    def try_acquire(self) -> bool:
+        try:
+            if self._conn is None or self._conn.closed:
+                self._conn = self._connect()
+            with self._conn.cursor() as cursor:
+                cursor.execute("SELECT pg_try_advisory_lock(%s)", [LOCK_KEY])
+                got = cursor.fetchone()[0]
+        except Exception as exc:
+            logger.warning("Could not try the scheduler lock: %s", exc)
+            self._drop()
+            return False
+        if got:
+            self._valid_until = time.monotonic() + LEASE
+        return got
+
+    def still_held(self) -> bool:
+        if self._conn is None:
+            return False
+        if time.monotonic() < self._valid_until:
+            return True
+        return self.keep_alive()
+
+    def keep_alive(self) -> bool:
+        """Ping the lock session (at most every `PING_EVERY` seconds); a session that
+        answers still holds its lock."""
+        if self._conn is None:
+            return False
+        if time.monotonic() < self._valid_until - (LEASE - PING_EVERY):
+            return True
+        try:
+            with self._conn.cursor() as cursor:
+                cursor.execute("SELECT 1")
+                cursor.fetchone()
+        except Exception as exc:
+            logger.error("Scheduler lock lost: %s", str(exc).strip().splitlines()[0])
+            self._drop()
+            return False
+        self._valid_until = time.monotonic() + LEASE
+        return True
+
+    def holder(self) -> str:
+        """The holder's `host:pid`, from its lock session's application name."""
+        try:
+            if self._conn is None or self._conn.closed:
+                self._conn = self._connect()
+            with self._conn.cursor() as cursor:
+                cursor.execute(
+                    "SELECT a.application_name FROM pg_locks l "
+                    "JOIN pg_stat_activity a ON a.pid = l.pid "
+                    "WHERE l.locktype = 'advisory' AND l.granted "
+                    "AND ((l.classid::bigint << 32) | l.objid::bigint) = %s",
+                    [LOCK_KEY],
+                )
+                row = cursor.fetchone()
+        except Exception:
+            self._drop()
+            return "unknown"
+        return row[0].removeprefix("altar-scheduler ") if row else "nobody"
+
+    def release(self) -> None:
+        if self._conn is not None and not self._conn.closed:
+            try:
+                with self._conn.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s)", [LOCK_KEY])
+            except Exception:
+                pass
+        self._drop()
+
+    def _drop(self) -> None:
+        self._valid_until = 0.0
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+        self._conn = None
+
+
+def scheduler_lock() -> SchedulerLock:
+    """The lock for this database: PostgreSQL's advisory lock, else a file lock."""
+    if connection.vendor == "postgresql":
+        return PostgresLock()
+    return FileLock()

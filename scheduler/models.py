@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.deconstruct import deconstructible
@@ -62,12 +62,25 @@ def next_whole_second(moment: datetime) -> datetime:
     return floor if floor == moment else floor + timedelta(seconds=1)
 
 
+CHANGES_CHANNEL = "altar_schedules"
+
+
 class SchedulerState(models.Model):
-    """One row: the change counter every writer of schedules bumps in its own transaction,
-    so the scheduler sees the new rows and the new count together."""
+    """One row: the change counter, and who runs the scheduler.
+
+    Every writer of schedules bumps the counter in its own transaction (so the scheduler
+    sees the new rows and the new count together) and, on PostgreSQL, sends a NOTIFY that
+    the database delivers at commit, which wakes the scheduler at once. The holder of the
+    scheduler lock writes its name, backend and start time here, and stamps
+    `holder_seen_at` on every heartbeat, for admin and `manage.py schedules` to show.
+    """
 
     changes = models.BigIntegerField(default=0)
     changed_at = models.DateTimeField(default=timezone.now)
+    backend = models.CharField(max_length=20, blank=True)
+    holder = models.CharField("lock holder", max_length=200, blank=True)
+    holder_since = models.DateTimeField(null=True, blank=True)
+    holder_seen_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = "scheduler state"
@@ -82,6 +95,34 @@ class SchedulerState(models.Model):
         )
         if not updated:
             cls.objects.get_or_create(pk=1, defaults={"changes": 1})
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_notify(%s, '')", [CHANGES_CHANNEL])
+
+    @classmethod
+    def record_holder(cls, holder: str, backend: str) -> None:
+        now = timezone.now()
+        fields = {"holder": holder, "backend": backend, "holder_since": now, "holder_seen_at": now}
+        if not cls.objects.filter(pk=1).update(**fields):
+            cls.objects.get_or_create(pk=1, defaults=fields)
+
+    @classmethod
+    def holder_seen(cls, holder: str) -> None:
+        cls.objects.filter(pk=1, holder=holder).update(holder_seen_at=timezone.now())
+
+    @classmethod
+    def get(cls) -> SchedulerState:
+        return cls.objects.filter(pk=1).first() or cls(pk=1)
+
+    def describe_holder(self) -> str:
+        """`host:pid since <time>, last seen Ns ago`, for admin and `manage.py schedules`."""
+        if not self.holder:
+            return "no scheduler has run yet"
+        since = timezone.localtime(self.holder_since).strftime("%Y-%m-%d %H:%M:%S %Z")
+        seen = ""
+        if self.holder_seen_at:
+            seen = f", last seen {(timezone.now() - self.holder_seen_at).total_seconds():.0f}s ago"
+        return f"{self.holder} since {since}{seen}"
 
     @classmethod
     def current(cls) -> int:
@@ -90,8 +131,11 @@ class SchedulerState(models.Model):
 
 class ScheduleQuerySet(models.QuerySet):
     def update(self, **kwargs) -> int:
-        """Bulk updates notify the scheduler too (admin bulk actions use them), and enabling
-        stamps `enabled_at` on the rows that were disabled, as `Schedule.save` does."""
+        """Bulk updates notify the scheduler too (admin bulk actions use them), stamp
+        `updated_at` (the scheduler reloads rows changed since it last looked), and
+        enabling stamps `enabled_at` on the rows that were disabled, as `Schedule.save`
+        does."""
+        kwargs.setdefault("updated_at", timezone.now())
         with transaction.atomic():
             if kwargs.get("enabled") is True and "enabled_at" not in kwargs:
                 models.QuerySet.update(self.filter(enabled=False), enabled_at=timezone.now())

@@ -1,7 +1,8 @@
 """The scheduler process's loop: start the engine, follow changes, stop cleanly.
 
 Used by `manage.py runscheduler` (in its main thread) and by the in-web scheduler that
-`altar/wsgi.py` starts (in a daemon thread of each web worker).
+`altar/wsgi.py` starts (in a daemon thread of each web worker). Whichever holds the
+scheduler lock fires; the others stand by.
 """
 
 from __future__ import annotations
@@ -16,104 +17,140 @@ from django.db import DatabaseError, close_old_connections
 
 from . import claims
 from .backends import get_backend_class
+from .backends.base import SchedulerBackend
 from .checks import check_scheduler_settings
 from .claims import owner_name
-from .leader import FileLock
+from .leader import SchedulerLock, scheduler_lock
 from .models import SchedulerState
+from .notify import ChangeListener
 
 logger = logging.getLogger("scheduler")
 
-# A standby tries the scheduler lock this often (seconds).
+# A standby tries the scheduler lock this often (seconds), and a process that lost it
+# waits this long before trying again.
 STANDBY_RETRY = 1.0
+LOST_LOCK_BACKOFF = 3.0
 # Besides following the change counter, reconcile everything this often, in case a change
 # was written without bumping it (a raw SQL edit, a restored backup).
 FULL_RECONCILE_EVERY = 60.0
 
 
 class SchedulerRunner:
-    """Owns this process's engine, once it holds the scheduler lock, and keeps it in step
-    with the `Schedule` rows.
+    """Runs the scheduler in this process while it holds the scheduler lock.
 
-    `run()` loops until `stop_event` is set. Without the lock it stands by, trying again
-    every second. With it, one thread and one database connection do the bookkeeping on
-    timers: follow the change counter (every `SCHEDULER_POLL_INTERVAL`), stamp this
-    process's running claims and reap claims whose owner died (every
-    `SCHEDULER_HEARTBEAT_SECONDS`), and reconcile everything (every minute).
+    `run()` loops until `stop_event` is set. Without the lock it stands by and tries again
+    every second. With it, one thread does the bookkeeping: keep the lock alive (and step
+    down the moment it is lost), follow changes (woken by a notification on PostgreSQL,
+    else reading the change counter every `SCHEDULER_POLL_INTERVAL`), stamp this process's
+    running claims and reap claims whose owner died (every `SCHEDULER_HEARTBEAT_SECONDS`),
+    write the engine's store, and reconcile everything every minute.
     """
 
-    def __init__(self, lock: FileLock | None = None):
-        self.backend = get_backend_class()()
-        self.lock = lock or FileLock()
+    def __init__(self, lock: SchedulerLock | None = None):
+        self.backend_class = get_backend_class()
+        self.lock = lock or scheduler_lock()
         self.stop_event = threading.Event()
-        self.started = False
+        self.listener = ChangeListener(self.stop_event)
+        self.backend: SchedulerBackend | None = None
         self.seen_changes: int | None = None
         self.last_full = 0.0
         self.last_beat = 0.0
+        self.compete_after = 0.0
+
+    @property
+    def started(self) -> bool:
+        return self.backend is not None
 
     def run(self) -> None:
         standing_by = False
         while not self.stop_event.is_set():
             try:
                 if self.started:
+                    if not self.lock.keep_alive():
+                        self.step_down()
+                        standing_by = False
+                        continue
                     self.beat_once()
-                    self.poll_once()
+                    self.poll_once(force=self.listener.take_reconnected())
                     self.backend.housekeeping()
-                elif self.lock.try_acquire():
-                    logger.info("Scheduler lock acquired by %s", owner_name())
-                    self.start()
-                elif not standing_by:
-                    logger.info("Scheduler lock held by %s, standing by", self.lock.holder())
-                    standing_by = True
+                else:
+                    self.beat_once()  # runs left from an earlier term keep their claims
+                    if time.monotonic() >= self.compete_after and self.lock.try_acquire():
+                        logger.info("Scheduler lock acquired by %s", owner_name())
+                        self.start()
+                    elif not standing_by:
+                        logger.info("Scheduler lock held by %s, standing by", self.lock.holder())
+                        standing_by = True
             except DatabaseError as exc:
                 # The next turn reconnects; the engine keeps firing meanwhile.
                 logger.warning("Scheduler bookkeeping failed, retrying: %s", exc)
                 close_old_connections()
             except Exception:
                 logger.exception("Scheduler bookkeeping failed, retrying")
-            self.stop_event.wait(
-                settings.SCHEDULER_POLL_INTERVAL if self.started else STANDBY_RETRY
-            )
+            if self.started:
+                self.listener.wait(settings.SCHEDULER_POLL_INTERVAL)
+            else:
+                self.stop_event.wait(STANDBY_RETRY)
 
     def start(self) -> None:
+        """Start firing: reap what a dead holder left running, then start the engine."""
         # Read the counter before the first reconcile: a change committed in between is
         # then seen as new and reconciled again, never lost.
         self.seen_changes = SchedulerState.current()
         # Reap before registering jobs, so a slot left running by a killed scheduler is
         # interrupted (and retried, if allowed) instead of blocking its job.
         retry = claims.reap()
-        self.backend.start()
-        self.started = True
+        backend = self.backend_class(guard=self.lock.still_held)
+        backend.start()
+        self.backend = backend
+        SchedulerState.record_holder(owner_name(), backend.name)
         for job_id, slot in retry:
-            self.backend.redeliver(job_id, slot)
+            backend.redeliver(job_id, slot)
         self.last_full = self.last_beat = time.monotonic()
 
-    def poll_once(self) -> bool:
+    def step_down(self) -> None:
+        """The lock was lost: stop firing at once. Runs already going finish and keep
+        their claims alive; the new holder fires everything from here on."""
+        logger.error("Scheduler lock lost by %s: stopped firing, standing by", owner_name())
+        self.backend.stop_firing()
+        self.backend = None
+        self.listener.close()
+        # Let the standbys (retrying every second) take over before competing again: a
+        # process that just lost its lock may well be the one in trouble.
+        self.compete_after = time.monotonic() + LOST_LOCK_BACKOFF
+
+    def poll_once(self, force: bool = False) -> bool:
         """Reconcile if the change counter moved (or the slow timer ran out)."""
         current = SchedulerState.current()
-        due = time.monotonic() - self.last_full >= FULL_RECONCILE_EVERY
-        if current == self.seen_changes and not due:
+        full = force or time.monotonic() - self.last_full >= FULL_RECONCILE_EVERY
+        if current == self.seen_changes and not full:
             return False
         self.seen_changes = current
-        self.last_full = time.monotonic()
-        self.backend.reconcile()
+        if full:
+            self.last_full = time.monotonic()
+        self.backend.reconcile(full=full)
         return True
 
     def beat_once(self) -> None:
-        """Stamp this process's running claims, then reap dead owners' claims."""
+        """Stamp this process's running claims; the holder also reaps dead owners' claims
+        and shows it is alive."""
         if time.monotonic() - self.last_beat < settings.SCHEDULER_HEARTBEAT_SECONDS:
             return
         self.last_beat = time.monotonic()
         claims.beat()
-        for job_id, slot in claims.reap():
-            self.backend.redeliver(job_id, slot)
+        if self.started:
+            SchedulerState.holder_seen(owner_name())
+            for job_id, slot in claims.reap():
+                self.backend.redeliver(job_id, slot)
 
     def stop(self, grace: float) -> int:
         """Stop the loop and the engine, release the lock; return how many runs were
         interrupted."""
         self.stop_event.set()
         interrupted = self.backend.shutdown(grace) if self.started else 0
-        self.started = False
+        self.backend = None
         self.lock.release()
+        self.listener.close()
         return interrupted
 
 

@@ -12,12 +12,22 @@ class SchedulerBackend:
 
     name = ""
 
+    def __init__(self, guard=None):
+        """`guard()` says whether this process still holds the scheduler lock; an engine
+        asks it before each dispatch."""
+        self.guard = guard
+
     def start(self) -> None:
         """Start firing jobs, after projecting every enabled schedule into the engine."""
         raise NotImplementedError
 
-    def reconcile(self) -> list[str]:
-        """Make the engine match the `Schedule` rows; return one line per change made."""
+    def reconcile(self, full: bool = True) -> list[str]:
+        """Make the engine match the `Schedule` rows (all of them, or those changed since
+        the last reconcile); return one line per change made."""
+        raise NotImplementedError
+
+    def stop_firing(self) -> None:
+        """Stop dispatching at once (the lock was lost); running jobs carry on."""
         raise NotImplementedError
 
     def housekeeping(self) -> None:

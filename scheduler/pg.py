@@ -1,0 +1,32 @@
+"""Dedicated PostgreSQL connections, outside Django's per-thread pool, for the scheduler
+lock and change notifications: autocommit, with TCP keepalives so that a connection cut
+off from the server is noticed by both ends within seconds."""
+
+from __future__ import annotations
+
+from django.db import connection
+
+from .claims import owner_name
+
+
+def dedicated_connection(purpose: str, keepalives_idle: int = 2):
+    import psycopg2
+
+    db = connection.settings_dict
+    options = db.get("OPTIONS", {})
+    conn = psycopg2.connect(
+        dbname=db["NAME"],
+        user=db.get("USER") or None,
+        password=db.get("PASSWORD") or None,
+        host=db.get("HOST") or None,
+        port=db.get("PORT") or None,
+        application_name=f"altar-{purpose} {owner_name()}"[:63],
+        connect_timeout=5,
+        keepalives=1,
+        keepalives_idle=keepalives_idle,
+        keepalives_interval=1,
+        keepalives_count=2,
+        **({"sslmode": options["sslmode"]} if "sslmode" in options else {}),
+    )
+    conn.autocommit = True
+    return conn
