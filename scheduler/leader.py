@@ -23,6 +23,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -38,7 +39,7 @@ LOCK_KEY = int.from_bytes(b"altar", "big")
 # The holder pings every PING_EVERY seconds; the server ends a session idle for
 # SESSION_TIMEOUT seconds; the holder trusts the lock for LEASE seconds after a ping.
 PING_EVERY = 1.0
-SESSION_TIMEOUT = 5
+SESSION_TIMEOUT = 6
 LEASE = 2.0
 
 
@@ -101,11 +102,18 @@ class FileLock(SchedulerLock):
 
 
 class PostgresLock(SchedulerLock):
-    """`pg_try_advisory_lock` on a connection of its own, with a lease (see module doc)."""
+    """`pg_try_advisory_lock` on a connection of its own, with a lease (see module doc).
+
+    While held, a keeper thread pings the session every `PING_EVERY` seconds, so a busy
+    or slow bookkeeping loop never lets the session time out; the pings stop only when the
+    whole process stops (frozen, killed), which is exactly when the lock must go.
+    """
 
     def __init__(self):
         self._conn = None
         self._valid_until = 0.0
+        self._guard = threading.Lock()  # one statement at a time on the lock session
+        self._keeper: threading.Thread | None = None
 
     def _connect(self):
         conn = dedicated_connection("scheduler")
@@ -116,41 +124,52 @@ class PostgresLock(SchedulerLock):
             cursor.execute(f"SET statement_timeout = '{SESSION_TIMEOUT}s'")
         return conn
 
-    def try_acquire(self) -> bool:
-        try:
+    def _query(self, sql: str, params=(), connect: bool = True):
+        """Run one statement on the lock session. A ping never reconnects: a new session
+        would answer, but it would not hold the lock."""
+        with self._guard:
             if self._conn is None or self._conn.closed:
+                if not connect:
+                    raise ConnectionError("the lock session is gone")
                 self._conn = self._connect()
             with self._conn.cursor() as cursor:
-                cursor.execute("SELECT pg_try_advisory_lock(%s)", [LOCK_KEY])
-                got = cursor.fetchone()[0]
+                cursor.execute(sql, params)
+                return cursor.fetchone()
+
+    def try_acquire(self) -> bool:
+        try:
+            got = self._query("SELECT pg_try_advisory_lock(%s)", [LOCK_KEY])[0]
         except Exception as exc:
             logger.warning("Could not try the scheduler lock: %s", exc)
             self._drop()
             return False
         if got:
             self._valid_until = time.monotonic() + LEASE
+            self._keeper = threading.Thread(target=self._keep, name="scheduler-lock", daemon=True)
+            self._keeper.start()
         return got
+
+    def _keep(self) -> None:
+        while self._conn is not None and self.ping():
+            time.sleep(PING_EVERY)
 
     def still_held(self) -> bool:
         if self._conn is None:
             return False
-        if time.monotonic() < self._valid_until:
-            return True
-        return self.keep_alive()
+        return time.monotonic() < self._valid_until or self.ping()
 
     def keep_alive(self) -> bool:
-        """Ping the lock session (at most every `PING_EVERY` seconds); a session that
-        answers still holds its lock."""
+        return self.still_held()
+
+    def ping(self) -> bool:
+        """A session that answers still holds its lock: extend the lease."""
         if self._conn is None:
             return False
-        if time.monotonic() < self._valid_until - (LEASE - PING_EVERY):
-            return True
         try:
-            with self._conn.cursor() as cursor:
-                cursor.execute("SELECT 1")
-                cursor.fetchone()
+            self._query("SELECT 1", connect=False)
         except Exception as exc:
-            logger.error("Scheduler lock lost: %s", str(exc).strip().splitlines()[0])
+            if self._conn is not None:
+                logger.error("Scheduler lock lost: %s", str(exc).strip().splitlines()[0])
             self._drop()
             return False
         self._valid_until = time.monotonic() + LEASE
@@ -159,37 +178,29 @@ class PostgresLock(SchedulerLock):
     def holder(self) -> str:
         """The holder's `host:pid`, from its lock session's application name."""
         try:
-            if self._conn is None or self._conn.closed:
-                self._conn = self._connect()
-            with self._conn.cursor() as cursor:
-                cursor.execute(
-                    "SELECT a.application_name FROM pg_locks l "
-                    "JOIN pg_stat_activity a ON a.pid = l.pid "
-                    "WHERE l.locktype = 'advisory' AND l.granted "
-                    "AND ((l.classid::bigint << 32) | l.objid::bigint) = %s",
-                    [LOCK_KEY],
-                )
-                row = cursor.fetchone()
+            row = self._query(
+                "SELECT a.application_name FROM pg_locks l "
+                "JOIN pg_stat_activity a ON a.pid = l.pid "
+                "WHERE l.locktype = 'advisory' AND l.granted "
+                "AND ((l.classid::bigint << 32) | l.objid::bigint) = %s",
+                [LOCK_KEY],
+            )
         except Exception:
             self._drop()
             return "unknown"
         return row[0].removeprefix("altar-scheduler ") if row else "nobody"
 
     def release(self) -> None:
-        if self._conn is not None and not self._conn.closed:
-            try:
-                with self._conn.cursor() as cursor:
-                    cursor.execute("SELECT pg_advisory_unlock(%s)", [LOCK_KEY])
-            except Exception:
-                pass
+        with contextlib.suppress(Exception):
+            self._query("SELECT pg_advisory_unlock(%s)", [LOCK_KEY], connect=False)
         self._drop()
 
     def _drop(self) -> None:
         self._valid_until = 0.0
-        if self._conn is not None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
             with contextlib.suppress(Exception):
-                self._conn.close()
-        self._conn = None
+                conn.close()
 
 
 def scheduler_lock() -> SchedulerLock:

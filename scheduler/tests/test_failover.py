@@ -78,7 +78,8 @@ def test_two_gunicorn_masters_with_two_workers_each_run_each_slot_once():
     finally:
         for master in masters:
             master.stop()
-    assert sum(m.output.count("Scheduler lock acquired by") for m in masters) == 1
+    outputs = "\n".join(m.output for m in masters)
+    assert outputs.count("Scheduler lock acquired by") == 1, outputs
     assert len(executing_pids()) == 1
     assert_each_slot_once(start, end)
 
