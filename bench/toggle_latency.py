@@ -1,46 +1,53 @@
-"""How long a toggle takes to reach a scheduler running in another process.
+"""Toggle-to-effect latency: how long a Start or Stop takes to reach a running scheduler.
 
-Starts `manage.py runscheduler` on a scratch database, then starts and stops one strategy
-(start immediately) COUNT times. For each start it measures the time from the save to the
-first run's start (recorded by the scheduler process, same clock); for each stop, the time
-until the scheduler logs that it removed the job. Prints JSON.
+Starts `manage.py runscheduler` on a scratch database (optionally with EXTRA probe
+schedules every EXTRA_INTERVAL seconds, to measure under load), then starts and stops one
+strategy COUNT times. Each toggle is timed from the save to the scheduler's log line
+saying it registered (or removed) the job; each start also to the strategy's first run.
+Prints JSON.
 
-    .venv/bin/python bench/toggle_latency.py [--count 20] [--database-url postgres://...]
+    .venv/bin/python bench/toggle_latency.py [--count 50] [--extra 1000 --extra-interval 10] \\
+        [--database-url postgres://postgres@127.0.0.1:5432/altar_bench]
 
-Without --database-url it uses a fresh SQLite file in a temporary folder.
+With a PostgreSQL URL the database is dropped and created afresh; without one a new SQLite
+file in a temporary folder is used.
 """
 
 import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scheduler_load import ROOT, fresh_postgres, percentile  # noqa: E402
 
 
 def summary(values_ms):
     values = sorted(values_ms)
     return {
-        "min": round(values[0], 1),
-        "median": round(statistics.median(values), 1),
-        "p95": round(values[max(0, int(len(values) * 0.95) - 1)], 1),
+        "p50": round(statistics.median(values), 1),
+        "p99": round(percentile(values, 0.99), 1),
         "max": round(values[-1], 1),
     }
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=20)
+    parser.add_argument("--count", type=int, default=50)
+    parser.add_argument("--extra", type=int, default=0, help="other schedules")
+    parser.add_argument("--extra-interval", type=int, default=60)
     parser.add_argument("--database-url", default="")
     args = parser.parse_args()
 
-    scratch = tempfile.mkdtemp(prefix="altar-bench-")
-    url = args.database_url or f"sqlite:///{scratch}/bench.sqlite3"
+    import subprocess
+    import tempfile
+
+    url = args.database_url or f"sqlite:///{tempfile.mkdtemp(prefix='altar-bench-')}/bench.sqlite3"
+    if url.startswith("postgres"):
+        fresh_postgres(url)
     os.environ.update(DATABASE_URL=url, SCHEDULER_AUTOSTART="false", LOG_LEVEL="INFO")
     os.environ.setdefault("SECRET_KEY", "bench-only-not-a-secret")
     os.environ["DJANGO_SETTINGS_MODULE"] = "altar.settings"
@@ -52,36 +59,41 @@ def main():
     import django
 
     django.setup()
-    from scheduler.models import JobRun
+    from django.core.management import call_command
+
+    from scheduler.models import JobRun, Schedule
     from scheduler.testing import manage, subprocess_env, wait_until
     from strategies.models import Strategy
 
+    if args.extra:
+        call_command("probe", count=args.extra, interval=args.extra_interval, verbosity=0)
     strategy = Strategy.objects.create(name="bench", interval_seconds=3600)
-    JobRun.objects.filter(job_id=strategy.job_id).delete()
     process = manage("runscheduler", env=subprocess_env(DATABASE_URL=url))
     try:
-        process.wait_for_line("Background scheduler started", timeout=60)
-        starts, stops = [], []
+        process.wait_for_line("Background scheduler started", timeout=600)
+        applied_start, applied_stop, first_run = [], [], []
         for _ in range(args.count):
-            saved = time.time()
+            mark = len(process.lines)
+            saved, wall = time.monotonic(), time.time()
             strategy.start()
+            process.wait_for_line(f"Registered job {strategy.job_id} ", timeout=10, start=mark)
+            applied_start.append((time.monotonic() - saved) * 1000)
+            anchor = Schedule.objects.get(job_id=strategy.job_id).anchor
             run = wait_until(
-                lambda: JobRun.objects.filter(
-                    job_id=strategy.job_id,
-                    started_at__isnull=False,
-                    scheduled_at__gte=strategy_anchor(strategy),
+                lambda a=anchor: JobRun.objects.filter(
+                    job_id=strategy.job_id, scheduled_at=a, started_at__isnull=False
                 ).first(),
                 10,
                 "the first run",
                 every=0.005,
             )
-            starts.append((run.started_at.timestamp() - saved) * 1000)
+            first_run.append((run.started_at.timestamp() - wall) * 1000)
             mark = len(process.lines)
             saved = time.monotonic()
             strategy.stop()
             process.wait_for_line(f"Removed job {strategy.job_id}", timeout=10, start=mark)
-            stops.append((time.monotonic() - saved) * 1000)
-            # The next start must get a new anchor (a new whole second).
+            applied_stop.append((time.monotonic() - saved) * 1000)
+            # The next start needs a new anchor, so a new whole second.
             time.sleep(max(0.0, 1.05 - (time.time() % 1)))
     finally:
         process.stop()
@@ -89,20 +101,17 @@ def main():
         json.dumps(
             {
                 "benchmark": "toggle_latency",
-                "database": url.split(":")[0],
+                "database": "postgresql" if url.startswith("postgres") else "sqlite",
                 "toggles": args.count,
-                "start_to_first_run_ms": summary(starts),
-                "stop_to_job_removed_ms": summary(stops),
+                "other_schedules": args.extra,
+                "other_interval_s": args.extra_interval if args.extra else None,
+                "start_applied_ms": summary(applied_start),
+                "stop_applied_ms": summary(applied_stop),
+                "start_to_first_run_ms": summary(first_run),
             },
             indent=2,
         )
     )
-
-
-def strategy_anchor(strategy):
-    from scheduler.models import Schedule
-
-    return Schedule.objects.get(job_id=strategy.job_id).anchor
 
 
 if __name__ == "__main__":

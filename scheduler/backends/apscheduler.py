@@ -96,10 +96,7 @@ class SlotExecutor(ThreadPoolExecutor):
             *dropped, latest = run_times
             if dropped:
                 reason = f"coalesced: {len(dropped)} slot(s) due at once, only the latest ran"
-                before = job.trigger.timing.slot_at_or_before(
-                    dropped[0] - timedelta(microseconds=1)
-                )
-                record_missed(job.id, dropped[0], dropped[-1], len(dropped), reason, after=before)
+                _record_missed_slots(job, dropped, reason)
             job.func(*job.args, slot=latest, **job.kwargs)
             return []
 
@@ -107,6 +104,8 @@ class SlotExecutor(ThreadPoolExecutor):
             with self._futures_lock:
                 self._futures.discard(future)
             if future.cancelled():
+                # Queued when the scheduler stopped: recorded, not silently dropped.
+                _record_missed_slots(job, run_times, "missed: the scheduler stopped first")
                 self._run_job_success(job.id, [])
             elif future.exception() is not None:
                 exc = future.exception()
@@ -114,7 +113,12 @@ class SlotExecutor(ThreadPoolExecutor):
             else:
                 self._run_job_success(job.id, future.result())
 
-        future = self._pool.submit(run_slots)
+        try:
+            future = self._pool.submit(run_slots)
+        except RuntimeError:  # the pool is shutting down: the scheduler is stopping
+            _record_missed_slots(job, run_times, "missed: the scheduler stopped first")
+            self._run_job_success(job.id, [])
+            return
         with self._futures_lock:
             self._futures.add(future)
         future.add_done_callback(done)
@@ -139,6 +143,16 @@ class SlotExecutor(ThreadPoolExecutor):
             pending = set(self._futures)
         _, not_done = concurrent.futures.wait(pending, timeout=timeout)
         return sum(1 for f in not_done if not f.cancelled())
+
+
+def _record_missed_slots(job, slots: list[datetime], reason: str) -> None:
+    """One missed range for `slots` (consecutive, oldest first), joined to a range that
+    ends just before them."""
+    before = job.trigger.timing.slot_at_or_before(slots[0] - timedelta(microseconds=1))
+    try:
+        record_missed(job.id, slots[0], slots[-1], len(slots), reason, after=before)
+    except Exception:
+        logger.exception("Could not record missed slots of %s", job.id)
 
 
 class ScheduleJobStore(DjangoJobStore):
