@@ -1,4 +1,4 @@
-"""Fail-over time: SIGKILL the scheduler lock holder, time until a standby fires.
+"""Fail-over time: kill (or freeze) the scheduler lock holder, time until a standby fires.
 
 Runs two `manage.py runscheduler` on a fresh PostgreSQL database with three probe jobs
 every second. KILLS times: SIGKILL the holder, time until the standby logs that its
@@ -26,6 +26,11 @@ from scheduler_load import ROOT, fresh_postgres  # noqa: E402
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kills", type=int, default=5)
+    parser.add_argument(
+        "--freeze",
+        action="store_true",
+        help="SIGSTOP the holder (a frozen process keeps its socket) instead of SIGKILL",
+    )
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/altar_bench")
     args = parser.parse_args()
     fresh_postgres(args.database_url)
@@ -50,7 +55,10 @@ def main():
     to_start, to_first_run = [], []
     try:
         for _ in range(args.kills):
-            holder.stop(signal.SIGKILL)
+            if args.freeze:
+                holder.proc.send_signal(signal.SIGSTOP)
+            else:
+                holder.stop(signal.SIGKILL)
             killed = time.monotonic()
             standby.wait_for_line("Background scheduler started", timeout=60)
             to_start.append(time.monotonic() - killed)
@@ -61,6 +69,8 @@ def main():
                 every=0.01,
             )
             to_first_run.append(time.monotonic() - killed)
+            if args.freeze:
+                holder.stop(signal.SIGKILL)
             holder, standby = standby, testing.manage("runscheduler")
             standby.wait_for_line("standing by", timeout=60)
     finally:
@@ -69,6 +79,7 @@ def main():
 
     def stats(values):
         return {
+            "min": round(min(values), 2),
             "median": round(statistics.median(values), 2),
             "max": round(max(values), 2),
         }
@@ -78,6 +89,7 @@ def main():
             {
                 "benchmark": "failover",
                 "kills": args.kills,
+                "how": "SIGSTOP (frozen)" if args.freeze else "SIGKILL",
                 "kill_to_takeover_s": stats(to_start),
                 "kill_to_first_run_s": stats(to_first_run),
                 "duplicates": len(testing.duplicates()),

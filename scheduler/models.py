@@ -383,22 +383,43 @@ class Schedule(models.Model):
         if errors:
             raise ValidationError(errors)
 
+    # The fields a schedule's slots depend on (see `timing_of`).
+    TIMING_FIELDS = (
+        "kind",
+        "interval_seconds",
+        "anchor",
+        "cron_minute",
+        "cron_hour",
+        "cron_day_of_month",
+        "cron_month",
+        "cron_day_of_week",
+        "timezone",
+    )
+
     @property
     def timing(self) -> Timing:
+        return self.timing_of({name: getattr(self, name) for name in self.TIMING_FIELDS})
+
+    @classmethod
+    def timing_of(cls, fields: dict) -> Timing:
+        """The `Timing` of a schedule given its `TIMING_FIELDS` as a dict, so a caller
+        comparing thousands of schedules can read `values()` instead of model instances."""
         from django.conf import settings
 
-        if self.kind == self.INTERVAL:
+        if fields["kind"] == cls.INTERVAL:
             return Timing(
-                kind=self.INTERVAL, interval_seconds=self.interval_seconds, anchor=self.anchor
+                kind=cls.INTERVAL,
+                interval_seconds=fields["interval_seconds"],
+                anchor=fields["anchor"],
             )
         return Timing(
-            kind=self.CRON,
-            minute=self.cron_minute,
-            hour=self.cron_hour,
-            day_of_month=self.cron_day_of_month,
-            month=self.cron_month,
-            day_of_week=self.cron_day_of_week,
-            timezone=self.timezone or settings.SCHEDULER_TIMEZONE,
+            kind=cls.CRON,
+            minute=fields["cron_minute"],
+            hour=fields["cron_hour"],
+            day_of_month=fields["cron_day_of_month"],
+            month=fields["cron_month"],
+            day_of_week=fields["cron_day_of_week"],
+            timezone=fields["timezone"] or settings.SCHEDULER_TIMEZONE,
         )
 
     def describe_trigger(self) -> str:

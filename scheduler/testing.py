@@ -104,6 +104,22 @@ def in_thread(func: Callable, *args, **kwargs) -> threading.Thread:
     return thread
 
 
+def race(func: Callable, times: int = 2, timeout: float = 10) -> list:
+    """Call `func()` from `times` threads released at the same moment; return what each
+    returned (in finishing order). For the tests where the second claimer must lose."""
+    barrier = threading.Barrier(times)
+    results = []
+
+    def contender():
+        barrier.wait(timeout)
+        results.append(func())
+
+    threads = [in_thread(contender) for _ in range(times)]
+    for thread in threads:
+        thread.join(timeout)
+    return results
+
+
 # --- Subprocesses ---------------------------------------------------------------------------
 def database_url() -> str:
     """A DATABASE_URL for the database the tests run on, for subprocesses to use."""

@@ -1,6 +1,5 @@
 """The one execution path: claim, run, record — checked on the probe ledger."""
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -24,17 +23,7 @@ def this_second():
 def test_the_same_slot_fired_twice_at_once_executes_once():
     probe_schedule(kwargs={"sleep": 0.3})
     slot = this_second()
-    barrier = threading.Barrier(2)
-    results = []
-
-    def fire():
-        barrier.wait(5)
-        results.append(run_job("probe_1", slot=slot))
-
-    threads = [testing.in_thread(fire) for _ in range(2)]
-    for t in threads:
-        t.join(10)
-
+    results = testing.race(lambda: run_job("probe_1", slot=slot))
     assert sorted(results, key=str) == [None, JobRun.SUCCEEDED]
     assert ProbeRun.objects.filter(job_id="probe_1", scheduled_at=slot).count() == 1
     assert testing.duplicates() == []
