@@ -278,10 +278,9 @@ class APSchedulerBackend(SchedulerBackend):
 
         An incremental pass looks only at the rows changed since the last pass (with a few
         seconds' margin for clocks), enabled or not, so a toggle costs the same with ten
-        thousand schedules as with ten. A full pass compares every row; it also removes
-        the jobs of deleted rows (until then `run_job` finds no schedule and runs
-        nothing). A job whose trigger and grace are unchanged is left alone, keeping its
-        place on the grid. `resume` gives start-up resume points.
+        thousand schedules as with ten; when a count shows rows were deleted, a full pass
+        follows, which compares every row. A job whose trigger and grace are unchanged is
+        left alone, keeping its place on the grid. `resume` gives start-up resume points.
         """
         with self._lock:
             started = timezone.now()
@@ -290,6 +289,10 @@ class APSchedulerBackend(SchedulerBackend):
             else:
                 since = self._reconciled_at - RECONCILE_CLOCK_MARGIN
                 changes = self._apply(Schedule.objects.filter(updated_at__gte=since), resume)
+                # A deleted row leaves no changed row behind; an index-only count shows
+                # the registered jobs no longer match, and a full pass drops its job.
+                if Schedule.objects.filter(enabled=True).count() != len(self._registered):
+                    changes += self._full_pass(None)
             self._reconciled_at = started
             for line in changes:
                 logger.info(line)

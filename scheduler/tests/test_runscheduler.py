@@ -100,3 +100,13 @@ def test_a_job_still_running_at_sigterm_gets_its_grace_then_is_recorded_interrup
     run = JobRun.objects.get(job_id="probe_1")
     assert run.status == JobRun.INTERRUPTED
     assert run.finished_at is not None
+
+
+def test_deleting_a_running_strategy_removes_its_job_at_once(scheduler_process, strategy):
+    process = scheduler_process()
+    strategy.start()
+    process.wait_for_line(rf"Registered job {strategy.job_id} ", timeout=5)
+    mark = len(process.lines)
+    job_id = strategy.job_id
+    strategy.delete()
+    process.wait_for_line(rf"Removed job {job_id}\b", timeout=5, start=mark)
