@@ -89,7 +89,7 @@ def _run(job_id: str, slot: datetime) -> str | None:
         return None
     if claims.over_limit(run, schedule.max_running, now):
         reason = f"skipped: {schedule.max_running} run(s) of this job still going"
-        hotpath.finish(run.pk, JobRun.SKIPPED, timezone.now(), reason, "")
+        hotpath.finish(run, JobRun.SKIPPED, timezone.now(), reason, "")
         logger.warning("Skipped %s slot %s: previous run still going", job_id, _iso(slot))
         return JobRun.SKIPPED
 
@@ -98,7 +98,15 @@ def _run(job_id: str, slot: datetime) -> str | None:
     if run.attempt > 1:
         summary = f"{summary} (earlier: {run.summary})"
     finished = timezone.now()
-    hotpath.finish(run.pk, status, finished, _one_line(summary), trace)
+    if not hotpath.finish(run, status, finished, _one_line(summary), trace):
+        logger.error(
+            "Job %s slot %s %s, but its claim changed meanwhile (taken over, or marked "
+            "interrupted by a stopping scheduler); result not recorded",
+            job_id,
+            _iso(slot),
+            status,
+        )
+        return None
     took = (finished - run.started_at).total_seconds()
     log = logger.info if status == JobRun.SUCCEEDED else logger.error
     log("Job %s %s in %.3fs: %s", job_id, status, took, summary)

@@ -41,7 +41,7 @@ def _sql() -> dict[str, str]:
     qn = connection.ops.quote_name
     schedule, run = qn(Schedule._meta.db_table), qn(JobRun._meta.db_table)
     job, slot, status = _columns(JobRun, "job_id", "scheduled_at", "status")
-    pk, heartbeat = _columns(JobRun, "id", "heartbeat_at")
+    pk, heartbeat, owner, attempt = _columns(JobRun, "id", "heartbeat_at", "owner", "attempt")
     insert = _columns(
         JobRun,
         "job_id",
@@ -70,7 +70,12 @@ def _sql() -> dict[str, str]:
             f"SELECT {pk} FROM {run} WHERE {job} = %s AND {status} = %s AND {pk} < %s "
             f"AND {heartbeat} >= %s LIMIT %s"
         ),
-        "finish": f"UPDATE {run} SET {' = %s, '.join(finish)} = %s WHERE {pk} = %s",
+        # Only the claim's holder may finish it: if its claim was taken over meanwhile
+        # (it was thought dead), the late result must not overwrite the new attempt.
+        "finish": (
+            f"UPDATE {run} SET {' = %s, '.join(finish)} = %s WHERE {pk} = %s "
+            f"AND {owner} = %s AND {attempt} = %s AND {status} = %s"
+        ),
     }
 
 
@@ -120,8 +125,10 @@ def earlier_live_runs(run: JobRun, alive_since: datetime, limit: int) -> int:
         return len(cursor.fetchall())
 
 
-def finish(run_pk: int, status: str, finished: datetime, summary: str, trace: str) -> None:
+def finish(run: JobRun, status: str, finished: datetime, summary: str, trace: str) -> bool:
+    """Record the outcome of `run`; False if the claim is no longer ours (taken over)."""
+    params = [status, _dt(finished), _dt(finished), summary, trace]
+    params += [run.pk, run.owner, run.attempt, JobRun.RUNNING]
     with connection.cursor() as cursor:
-        cursor.execute(
-            _sql()["finish"], [status, _dt(finished), _dt(finished), summary, trace, run_pk]
-        )
+        cursor.execute(_sql()["finish"], params)
+        return cursor.rowcount == 1

@@ -137,6 +137,7 @@ class PostgresLock(SchedulerLock):
                 return cursor.fetchone()
 
     def try_acquire(self) -> bool:
+        asked = time.monotonic()
         try:
             got = self._query("SELECT pg_try_advisory_lock(%s)", [LOCK_KEY])[0]
         except Exception as exc:
@@ -144,7 +145,7 @@ class PostgresLock(SchedulerLock):
             self._drop()
             return False
         if got:
-            self._valid_until = time.monotonic() + LEASE
+            self._valid_until = asked + LEASE
             self._keeper = threading.Thread(target=self._keep, name="scheduler-lock", daemon=True)
             self._keeper.start()
         return got
@@ -165,6 +166,9 @@ class PostgresLock(SchedulerLock):
         """A session that answers still holds its lock: extend the lease."""
         if self._conn is None:
             return False
+        # The lease runs from before the question: an answer that sat unread while this
+        # process was frozen must not extend it.
+        asked = time.monotonic()
         try:
             self._query("SELECT 1", connect=False)
         except Exception as exc:
@@ -172,7 +176,7 @@ class PostgresLock(SchedulerLock):
                 logger.error("Scheduler lock lost: %s", str(exc).strip().splitlines()[0])
             self._drop()
             return False
-        self._valid_until = time.monotonic() + LEASE
+        self._valid_until = asked + LEASE
         return True
 
     def holder(self) -> str:

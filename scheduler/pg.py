@@ -26,6 +26,9 @@ def dedicated_connection(purpose: str, keepalives_idle: int = 2):
         keepalives_idle=keepalives_idle,
         keepalives_interval=1,
         keepalives_count=2,
+        # Unacknowledged data (a ping sent into a partition) fails after 3 s, instead of
+        # the kernel's retransmissions of a quarter of an hour.
+        tcp_user_timeout=3000,
         **({"sslmode": options["sslmode"]} if "sslmode" in options else {}),
     )
     conn.autocommit = True

@@ -56,6 +56,7 @@ class SchedulerRunner:
         self.last_full = 0.0
         self.last_beat = 0.0
         self.compete_after = 0.0
+        self._term = threading.Lock()  # a term starts or ends, never both at once
 
     @property
     def started(self) -> bool:
@@ -77,7 +78,9 @@ class SchedulerRunner:
                     self.beat_once()  # runs left from an earlier term keep their claims
                     if time.monotonic() >= self.compete_after and self.lock.try_acquire():
                         logger.info("Scheduler lock acquired by %s", owner_name())
-                        self.start()
+                        with self._term:  # `stop()` from another thread waits for this
+                            if not self.stop_event.is_set():
+                                self.start()
                     elif not standing_by:
                         logger.info("Scheduler lock held by %s, standing by", self.lock.holder())
                         standing_by = True
@@ -103,10 +106,17 @@ class SchedulerRunner:
         backend = self.backend_class(guard=self.lock.still_held)
         backend.start()
         self.backend = backend
+        self.redeliver(retry)
         SchedulerState.record_holder(owner_name(), backend.name)
-        for job_id, slot in retry:
-            backend.redeliver(job_id, slot)
         self.last_full = self.last_beat = time.monotonic()
+
+    def redeliver(self, slots: list) -> None:
+        """Hand each reaped (job, slot) to the engine; one failure stops no other."""
+        for job_id, slot in slots:
+            try:
+                self.backend.redeliver(job_id, slot)
+            except Exception:
+                logger.exception("Could not redeliver %s slot %s", job_id, slot)
 
     def step_down(self) -> None:
         """The lock was lost: stop firing at once. Runs already going finish and keep
@@ -125,10 +135,11 @@ class SchedulerRunner:
         full = force or time.monotonic() - self.last_full >= FULL_RECONCILE_EVERY
         if current == self.seen_changes and not full:
             return False
+        self.backend.reconcile(full=full)
+        # Only once applied: a reconcile that failed is tried again next turn.
         self.seen_changes = current
         if full:
             self.last_full = time.monotonic()
-        self.backend.reconcile(full=full)
         return True
 
     def beat_once(self) -> None:
@@ -140,17 +151,17 @@ class SchedulerRunner:
         claims.beat()
         if self.started:
             SchedulerState.holder_seen(owner_name())
-            for job_id, slot in claims.reap():
-                self.backend.redeliver(job_id, slot)
+            self.redeliver(claims.reap())
 
     def stop(self, grace: float) -> int:
         """Stop the loop and the engine, release the lock; return how many runs were
         interrupted."""
         self.stop_event.set()
-        interrupted = self.backend.shutdown(grace) if self.started else 0
-        self.backend = None
-        self.lock.release()
-        self.listener.close()
+        with self._term:
+            interrupted = self.backend.shutdown(grace) if self.started else 0
+            self.backend = None
+            self.lock.release()
+            self.listener.close()
         return interrupted
 
 

@@ -15,12 +15,14 @@ slots to it, which APScheduler does not do by itself:
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import logging
 import pickle
 import threading
 from datetime import datetime, timedelta
 
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
@@ -90,6 +92,8 @@ class SlotExecutor(ThreadPoolExecutor):
             return
 
         def run_slots():
+            if not self.guard():
+                return []  # queued before the lock was lost: the new holder has these slots
             # Coalesce here rather than in APScheduler, which drops the older run times
             # without a trace: they are recorded as one missed range, the latest runs.
             *dropped, latest = run_times
@@ -103,8 +107,10 @@ class SlotExecutor(ThreadPoolExecutor):
             with self._futures_lock:
                 self._futures.discard(future)
             if future.cancelled():
-                # Queued when the scheduler stopped: recorded, not silently dropped.
-                _record_missed_slots(job, run_times, "missed: the scheduler stopped first")
+                # Queued when the scheduler stopped: recorded, not silently dropped — unless
+                # the lock was lost, and the new holder accounts for these slots itself.
+                if self.guard():
+                    _record_missed_slots(job, run_times, "missed: the scheduler stopped first")
                 self._run_job_success(job.id, [])
             elif future.exception() is not None:
                 exc = future.exception()
@@ -127,7 +133,12 @@ class SlotExecutor(ThreadPoolExecutor):
 
     def run_now(self, job_id: str, slot: datetime) -> None:
         """Hand one (job, slot) to the pool outside the trigger (a redelivery)."""
-        future = self._pool.submit(run_job, job_id, slot=slot)
+
+        def redelivery():
+            if self.guard():
+                run_job(job_id, slot=slot)
+
+        future = self._pool.submit(redelivery)
         with self._futures_lock:
             self._futures.add(future)
         future.add_done_callback(self._forget)
@@ -335,7 +346,9 @@ class APSchedulerBackend(SchedulerBackend):
         return changes
 
     def _unregister(self, job_id: str) -> str:
-        self.engine.remove_job(job_id)
+        # The engine drops a job whose trigger has no more fire times by itself.
+        with contextlib.suppress(JobLookupError):
+            self.engine.remove_job(job_id)
         del self._registered[job_id]
         return f"Removed job {job_id}"
 

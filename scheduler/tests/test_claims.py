@@ -140,3 +140,22 @@ def test_a_dead_owners_running_claim_does_not_block_a_one_at_a_time_job():
     Schedule.objects.create(job_id="probe_1", task="probe", interval_seconds=60, max_running=1)
     orphan(this_second() - timedelta(seconds=60))
     assert run_job("probe_1", slot=this_second()) == JobRun.SUCCEEDED
+
+
+@pytest.mark.django_db
+def test_a_late_result_never_overwrites_the_attempt_that_took_the_claim_over():
+    from scheduler import hotpath
+
+    Schedule.objects.create(job_id="probe_1", task="probe", interval_seconds=3600, max_attempts=2)
+    slot = this_second()
+    first = claims.claim("probe_1", slot, timezone.now())
+    # Thought dead (say it was frozen), the first owner's claim is taken over...
+    JobRun.objects.filter(pk=first.pk).update(heartbeat_at=timezone.now() - timedelta(seconds=60))
+    second = claims.take_over(Schedule.objects.get(job_id="probe_1"), slot, timezone.now())
+    assert second is not None and second.attempt == 2
+    # ...and when it wakes, its result is refused: the row still belongs to attempt 2.
+    assert not hotpath.finish(first, JobRun.SUCCEEDED, timezone.now(), "late", "")
+    row = JobRun.objects.get()
+    assert (row.status, row.attempt) == (JobRun.RUNNING, 2)
+    assert hotpath.finish(second, JobRun.SUCCEEDED, timezone.now(), "done", "")
+    assert JobRun.objects.get().status == JobRun.SUCCEEDED
