@@ -12,8 +12,6 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from django.db.models import Q
-
 from .claims import record_missed
 from .models import JobRun, Schedule
 from .slots import count_slots
@@ -65,5 +63,5 @@ def resume_points(now: datetime) -> dict[str, datetime | None]:
     """`resume_point` for every enabled schedule."""
     return {
         schedule.job_id: resume_point(schedule, now)
-        for schedule in Schedule.objects.filter(Q(enabled=True))
+        for schedule in Schedule.objects.filter(enabled=True)
     }

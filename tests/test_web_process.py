@@ -7,7 +7,7 @@ import urllib.request
 import pytest
 
 from scheduler import testing
-from scheduler.models import JobRun, Schedule
+from scheduler.models import JobRun, ProbeRun, Schedule
 
 pytestmark = pytest.mark.subprocess
 
@@ -56,6 +56,13 @@ def test_with_autostart_off_the_web_process_runs_no_scheduler(web):
     process, url = web(SCHEDULER_AUTOSTART="false")
     with urllib.request.urlopen(f"{url}/admin/login/", timeout=10) as response:
         assert response.status == 200
-    # The admin page answered, so the app (and wsgi.py) has loaded: no scheduler started.
-    assert "Background scheduler started" not in process.output
-    assert not JobRun.objects.exists()
+    # The app (and wsgi.py) has loaded. Had it started a scheduler, that one would hold
+    # the lock: a `runscheduler` started now must get the lock and do every run itself.
+    scheduler = testing.manage("runscheduler")
+    try:
+        scheduler.wait_for_line("Scheduler lock acquired by", timeout=30)
+        testing.wait_until(lambda: ProbeRun.objects.count() >= 2, 10, "two probe runs")
+    finally:
+        scheduler.stop()
+    assert set(ProbeRun.objects.values_list("pid", flat=True)) == {scheduler.proc.pid}
+    assert "Scheduler lock" not in process.output

@@ -256,6 +256,7 @@ class APSchedulerBackend(SchedulerBackend):
     name = "apscheduler"
 
     def __init__(self, guard=None):
+        super().__init__(guard)
         self.executor = SlotExecutor(settings.SCHEDULER_THREADS, guard)
         self.store = ScheduleJobStore()
         self.engine = BackgroundScheduler(

@@ -84,38 +84,45 @@ def test_two_gunicorn_masters_with_two_workers_each_run_each_slot_once():
     assert_each_slot_once(start, end)
 
 
-def test_sigkill_of_the_holder_hands_over_within_the_bound_and_doubles_nothing(scheduler_process):
+@pytest.fixture
+def holder_and_standby(scheduler_process):
+    """Three one-second probes, a `runscheduler` holding the lock, and a second one
+    standing by (stopped at teardown; the holder by `scheduler_process`)."""
     probes()
     holder = scheduler_process()
     standby = testing.manage("runscheduler")
     try:
         standby.wait_for_line("standing by", timeout=20)
-        testing.wait_until(lambda: ProbeRun.objects.count() >= 6, 10, "runs by the holder")
-        start = ProbeRun.objects.earliest("scheduled_at").scheduled_at
-        holder.stop(signal.SIGKILL)
-        killed = time.monotonic()
-        standby.wait_for_line("Background scheduler started", timeout=TAKEOVER_BOUND)
-        took = time.monotonic() - killed
-        testing.wait_until(
-            lambda: ProbeRun.objects.filter(pid=standby.proc.pid).count() >= 6, 10, "new runs"
-        )
-        end = timezone.now() - timezone.timedelta(seconds=2)
+        yield holder, standby
     finally:
         standby.stop()
+
+
+def test_sigkill_of_the_holder_hands_over_within_the_bound_and_doubles_nothing(
+    holder_and_standby,
+):
+    holder, standby = holder_and_standby
+    testing.wait_until(lambda: ProbeRun.objects.count() >= 6, 10, "runs by the holder")
+    start = ProbeRun.objects.earliest("scheduled_at").scheduled_at
+    holder.stop(signal.SIGKILL)
+    killed = time.monotonic()
+    standby.wait_for_line("Background scheduler started", timeout=TAKEOVER_BOUND)
+    took = time.monotonic() - killed
+    testing.wait_until(
+        lambda: ProbeRun.objects.filter(pid=standby.proc.pid).count() >= 6, 10, "new runs"
+    )
+    end = timezone.now() - timezone.timedelta(seconds=2)
     assert took < TAKEOVER_BOUND
     assert executing_pids() == {holder.proc.pid, standby.proc.pid}
     assert_each_slot_once(start, end)
 
 
-def test_a_frozen_holder_loses_the_lock_and_fires_nothing_when_it_wakes(scheduler_process):
-    probes()
-    holder = scheduler_process()
-    standby = testing.manage("runscheduler")
+def test_a_frozen_holder_loses_the_lock_and_fires_nothing_when_it_wakes(holder_and_standby):
+    holder, standby = holder_and_standby
+    testing.wait_until(lambda: ProbeRun.objects.count() >= 3, 10, "runs by the holder")
+    holder.proc.send_signal(signal.SIGSTOP)
+    frozen = time.monotonic()
     try:
-        standby.wait_for_line("standing by", timeout=20)
-        testing.wait_until(lambda: ProbeRun.objects.count() >= 3, 10, "runs by the holder")
-        holder.proc.send_signal(signal.SIGSTOP)
-        frozen = time.monotonic()
         standby.wait_for_line("Background scheduler started", timeout=TAKEOVER_BOUND + 2)
         took = time.monotonic() - frozen
         testing.wait_until(
@@ -123,45 +130,35 @@ def test_a_frozen_holder_loses_the_lock_and_fires_nothing_when_it_wakes(schedule
         )
         mark = len(holder.lines)
         woke = timezone.now()
-        holder.proc.send_signal(signal.SIGCONT)
-        holder.wait_for_line("Scheduler lock lost", timeout=10, start=mark)
-        testing.wait_until(
-            lambda: (
-                ProbeRun.objects.filter(pid=standby.proc.pid, started_at__gte=woke).count() >= 6
-            ),
-            10,
-            "the new holder firing on after the old one woke",
-        )
     finally:
-        standby.stop()
+        holder.proc.send_signal(signal.SIGCONT)
+    holder.wait_for_line("Scheduler lock lost", timeout=10, start=mark)
+    testing.wait_until(
+        lambda: ProbeRun.objects.filter(pid=standby.proc.pid, started_at__gte=woke).count() >= 6,
+        10,
+        "the new holder firing on after the old one woke",
+    )
     assert took < TAKEOVER_BOUND + 2
     assert executing_pids(since=woke) == {standby.proc.pid}
     assert testing.duplicates() == []
 
 
 def test_terminating_the_lock_session_stops_the_holder_and_a_standby_takes_over(
-    scheduler_process,
+    holder_and_standby,
 ):
-    probes()
-    holder = scheduler_process()
-    standby = testing.manage("runscheduler")
-    try:
-        standby.wait_for_line("standing by", timeout=20)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE application_name = %s",
-                [f"altar-scheduler {holder_name(holder)}"],
-            )
-            assert cursor.rowcount == 1
-        cut = timezone.now()
-        holder.wait_for_line("Scheduler lock lost", timeout=10)
-        standby.wait_for_line("Background scheduler started", timeout=TAKEOVER_BOUND)
-        testing.wait_until(
-            lambda: ProbeRun.objects.filter(pid=standby.proc.pid).count() >= 6, 10, "new runs"
+    holder, standby = holder_and_standby
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+            [f"altar-scheduler {holder_name(holder)}"],
         )
-    finally:
-        standby.stop()
+        assert cursor.rowcount == 1
+    cut = timezone.now()
+    holder.wait_for_line("Scheduler lock lost", timeout=10)
+    standby.wait_for_line("Background scheduler started", timeout=TAKEOVER_BOUND)
+    testing.wait_until(
+        lambda: ProbeRun.objects.filter(pid=standby.proc.pid).count() >= 6, 10, "new runs"
+    )
     assert holder.proc.pid not in executing_pids(since=cut + timezone.timedelta(seconds=2))
     assert testing.duplicates() == []
 
