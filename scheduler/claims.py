@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import socket
 from datetime import datetime, timedelta
 
@@ -70,10 +71,13 @@ def take_over(schedule: Schedule, slot: datetime, now: datetime) -> JobRun | Non
     run = JobRun.objects.filter(job_id=schedule.job_id, scheduled_at=slot).first()
     if run is None:
         return None
-    if run.status == JobRun.RUNNING and run.heartbeat_at and run.heartbeat_at < now - stale_after():
+    if run.status == JobRun.RUNNING and _owner_dead(run, now):
         interrupt(run, now)
         run.refresh_from_db()
-    if run.status != JobRun.INTERRUPTED or run.attempt >= schedule.max_attempts:
+    if run.status != JobRun.INTERRUPTED:
+        return None
+    if run.attempt >= schedule.max_attempts:
+        _give_up(run, now)
         return None
     if (now - slot).total_seconds() > schedule.misfire_grace_seconds:
         return None
@@ -86,6 +90,7 @@ def take_over(schedule: Schedule, slot: datetime, now: datetime) -> JobRun | Non
         heartbeat_at=now,
         finished_at=None,
         summary=history[:500],
+        attempts=[*run.attempts, _attempt_record(run.attempt, now, run.summary)],
     )
     if taken != 1:
         return None
@@ -94,6 +99,62 @@ def take_over(schedule: Schedule, slot: datetime, now: datetime) -> JobRun | Non
         "Taking over %s slot %s as attempt %d", run.job_id, slot.isoformat(), run.attempt
     )
     return run
+
+
+def _owner_dead(run: JobRun, now: datetime) -> bool:
+    """A running claim's owner is dead when its heartbeat is stale, or at once when it is a
+    process of this host that no longer exists (a Celery worker child killed mid-run, whose
+    message comes straight back)."""
+    if run.heartbeat_at and run.heartbeat_at < now - stale_after():
+        return True
+    return _dead_local_owner(run.owner, socket.gethostname())
+
+
+def _give_up(run: JobRun, now: datetime) -> None:
+    """An interrupted run whose every allowed attempt died with its process is failed, so
+    a task that kills its worker each time ends instead of being redelivered for ever."""
+    if run.attempt < 2:
+        return  # a single attempt that was interrupted stays `interrupted`
+    JobRun.objects.filter(pk=run.pk, status=JobRun.INTERRUPTED, attempt=run.attempt).update(
+        status=JobRun.FAILED,
+        summary=f"failed: gave up after {run.attempt} attempts; last: {run.summary}"[:500],
+    )
+    logger.error(
+        "Gave up on %s slot %s after %d attempts", run.job_id, run.scheduled_at, run.attempt
+    )
+
+
+def _attempt_record(attempt: int, ended: datetime, error: str) -> dict:
+    return {"attempt": attempt, "ended_at": ended.isoformat(), "error": error[:500]}
+
+
+def next_attempt(run: JobRun, error: str, now: datetime) -> bool:
+    """Move our own claim on to its next attempt after a failure (a retry), keeping the
+    failed attempt's error. False when the claim is no longer ours (taken over, or marked
+    interrupted by a stopping scheduler): then nothing more runs."""
+    record = _attempt_record(run.attempt, now, error)
+    history = f"attempt {run.attempt}: {error}" + (f"; {run.summary}" if run.summary else "")
+    updated = JobRun.objects.filter(
+        pk=run.pk, owner=run.owner, attempt=run.attempt, status=JobRun.RUNNING
+    ).update(
+        attempt=F("attempt") + 1,
+        heartbeat_at=now,
+        summary=history[:500],
+        attempts=[*run.attempts, record],
+    )
+    if updated != 1:
+        return False
+    run.attempt += 1
+    run.summary = history[:500]
+    run.attempts = [*run.attempts, record]
+    return True
+
+
+def retry_delay(base: int, attempt: int, cap: int = 600) -> float:
+    """Exponential backoff with jitter: about `base` × 2^(attempt-1), capped, each wait
+    drawn from its upper half so retries of many jobs do not land together."""
+    ceiling = min(cap, base * 2 ** (attempt - 1))
+    return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 
 def interrupt(run: JobRun, now: datetime, reason: str = "") -> bool:

@@ -25,6 +25,10 @@ logger = logging.getLogger("scheduler.execution")
 
 SUMMARY_LENGTH = 500
 
+# Exceptions an engine raises inside a running task to stop it at its timeout (Celery's
+# soft time limit); a run ended by one is recorded as timed out, not failed.
+TIMEOUT_ERRORS: list[type[BaseException]] = []
+
 
 def run_job(job_id: str, slot: datetime | None = None) -> str | None:
     """Run job `job_id` for `slot` at most once, and record how it went.
@@ -39,7 +43,9 @@ def run_job(job_id: str, slot: datetime | None = None) -> str | None:
     4. Overlap: if the schedule's `max_running` live runs were already going, the claim
        turns into a `skipped` record and nothing runs.
     5. Call the task with its arguments (plus `job_id`, `slot` and `attempt` when it asks
-       for them), under the schedule's timeout.
+       for them), under the schedule's timeout. A failure is retried on the same claim
+       while the schedule allows more attempts, after an exponential backoff with jitter;
+       each failed attempt's error is kept on the run.
     6. Record the outcome (status, summary, traceback, finish time) and log it.
 
     Returns the final status, or None when nothing was claimed.
@@ -95,6 +101,24 @@ def _run(job_id: str, slot: datetime) -> str | None:
 
     logger.info("Running job %s (slot %s, attempt %d)", job_id, _iso(slot), run.attempt)
     status, summary, trace = _call_task(schedule, slot, run.attempt)
+    while status == JobRun.FAILED and run.attempt < schedule.max_attempts:
+        # The retry policy: the same claim, the next attempt, after a backoff.
+        delay = claims.retry_delay(schedule.retry_backoff_seconds, run.attempt)
+        logger.warning(
+            "Job %s slot %s attempt %d failed (%s); retrying in %.1fs",
+            job_id,
+            _iso(slot),
+            run.attempt,
+            _one_line(summary),
+            delay,
+        )
+        time.sleep(delay)
+        if not claims.next_attempt(run, _one_line(summary), timezone.now()):
+            logger.error(
+                "Job %s slot %s: claim changed during the backoff; not retried", job_id, _iso(slot)
+            )
+            return None
+        status, summary, trace = _call_task(schedule, slot, run.attempt)
     if run.attempt > 1:
         summary = f"{summary} (earlier: {run.summary})"
     finished = timezone.now()
@@ -164,6 +188,8 @@ def _call_task(schedule: Schedule, slot: datetime, attempt: int) -> tuple[str, s
         else:
             result = func(**kwargs)
     except Exception as exc:
+        if isinstance(exc, tuple(TIMEOUT_ERRORS)):
+            return JobRun.TIMED_OUT, f"timed out after {timeout}s (stopped by the worker)", ""
         return JobRun.FAILED, f"{type(exc).__name__}: {exc}", traceback.format_exc()
     took = time.monotonic() - started
     summary = str(result) if result is not None else "done"

@@ -28,6 +28,7 @@ SCHEDULE_FIELDS = (
     "timeout_seconds",
     "misfire_grace_seconds",
     "max_attempts",
+    "retry_backoff_seconds",
     "max_running",
 )
 
@@ -53,6 +54,7 @@ def _sql() -> dict[str, str]:
         "owner",
         "summary",
         "traceback",
+        "attempts",
     )
     finish = _columns(JobRun, "status", "finished_at", "heartbeat_at", "summary", "traceback")
     return {
@@ -99,7 +101,7 @@ def load_schedule(job_id: str) -> Schedule | None:
 
 def claim(job_id: str, slot: datetime, now: datetime, owner: str) -> JobRun | None:
     """INSERT the running claim of (job, slot); None when the row already exists."""
-    params = [job_id, _dt(slot), _dt(now), _dt(now), JobRun.RUNNING, 1, owner, "", ""]
+    params = [job_id, _dt(slot), _dt(now), _dt(now), JobRun.RUNNING, 1, owner, "", "", "[]"]
     with connection.cursor() as cursor:
         cursor.execute(_sql()["claim"], params)
         row = cursor.fetchone()
@@ -114,6 +116,7 @@ def claim(job_id: str, slot: datetime, now: datetime, owner: str) -> JobRun | No
         status=JobRun.RUNNING,
         attempt=1,
         owner=owner,
+        attempts=[],
     )
 
 

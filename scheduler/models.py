@@ -306,7 +306,17 @@ class Schedule(models.Model):
         help_text="A slot started later than this after its time is recorded as missed.",
     )
     max_attempts = models.PositiveSmallIntegerField(
-        default=1, validators=[MinValueValidator(1), MaxValueValidator(20)]
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(20)],
+        help_text="A failed run, or one whose process died, is tried again up to this "
+        "many attempts in all (1 = no retry).",
+    )
+    retry_backoff_seconds = models.PositiveIntegerField(
+        "retry backoff (seconds)",
+        default=10,
+        validators=[MinValueValidator(1), MaxValueValidator(600)],
+        help_text="The wait before the first retry; each further retry waits twice as "
+        "long (at most 10 minutes), with random jitter.",
     )
     queue = models.CharField(max_length=64, default="default")
     max_running = models.PositiveSmallIntegerField(
@@ -487,6 +497,12 @@ class JobRun(models.Model):
     traceback = models.TextField(blank=True)
     missed_count = models.PositiveIntegerField(null=True, blank=True)
     missed_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.JSONField(
+        "earlier attempts",
+        default=list,
+        blank=True,
+        help_text="Each earlier attempt's number, end time and error, oldest first.",
+    )
 
     objects = JobRunManager()
 

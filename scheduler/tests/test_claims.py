@@ -90,7 +90,9 @@ def test_no_further_attempt_beyond_the_maximum_or_past_the_grace():
     slot = this_second()
     orphan(slot, attempt=2)
     assert run_job("probe_1", slot=slot) is None
-    assert JobRun.objects.get().status == JobRun.INTERRUPTED
+    given_up = JobRun.objects.get()
+    assert given_up.status == JobRun.FAILED  # every allowed attempt died: no endless loop
+    assert given_up.summary.startswith("failed: gave up after 2 attempts; last: interrupted")
     late = slot - timedelta(seconds=120)
     orphan(late)
     assert claims.reap() == []  # past its 30 s grace: stays interrupted

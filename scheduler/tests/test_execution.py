@@ -116,3 +116,50 @@ def test_the_ledger_reports_a_slot_neither_run_nor_recorded_missed(db):
         anchor + timedelta(seconds=10),
         anchor + timedelta(seconds=20),
     ]
+
+
+# --- Retries ---------------------------------------------------------------------------------
+@pytest.mark.django_db
+def test_a_failed_run_is_retried_with_backoff_and_keeps_each_attempts_error(monkeypatch):
+    waits = []
+    monkeypatch.setattr("scheduler.execution.time.sleep", waits.append)
+    Schedule.objects.create(
+        job_id="probe_1",
+        task="probe",
+        interval_seconds=3600,
+        max_attempts=3,
+        retry_backoff_seconds=4,
+        kwargs={"fail_attempts": 2},
+    )
+    slot = timezone.now().replace(microsecond=0)
+    assert run_job("probe_1", slot=slot) == JobRun.SUCCEEDED
+    run = JobRun.objects.get()
+    assert run.attempt == 3
+    assert [a["attempt"] for a in run.attempts] == [1, 2]
+    assert all("probe probe_1 asked to fail" in a["error"] for a in run.attempts)
+    assert "(earlier: attempt 2: RuntimeError" in run.summary
+    # Exponential with jitter: 2–4 s, then 4–8 s.
+    assert 2 <= waits[0] <= 4 and 4 <= waits[1] <= 8
+    assert list(ProbeRun.objects.order_by("id").values_list("attempt", flat=True)) == [1, 2, 3]
+
+
+@pytest.mark.django_db
+def test_a_run_failing_every_attempt_is_recorded_failed_after_the_last(monkeypatch):
+    monkeypatch.setattr("scheduler.execution.time.sleep", lambda seconds: None)
+    Schedule.objects.create(
+        job_id="probe_1", task="probe", interval_seconds=3600, max_attempts=2, kwargs={"fail": True}
+    )
+    assert run_job("probe_1", slot=timezone.now().replace(microsecond=0)) == JobRun.FAILED
+    run = JobRun.objects.get()
+    assert (run.attempt, len(run.attempts)) == (2, 1)
+    assert "RuntimeError: probe probe_1 asked to fail" in run.traceback
+
+
+@pytest.mark.django_db
+def test_no_retry_by_default(monkeypatch):
+    monkeypatch.setattr("scheduler.execution.time.sleep", lambda seconds: pytest.fail("retried"))
+    Schedule.objects.create(
+        job_id="probe_1", task="probe", interval_seconds=3600, kwargs={"fail": True}
+    )
+    assert run_job("probe_1", slot=timezone.now().replace(microsecond=0)) == JobRun.FAILED
+    assert JobRun.objects.get().attempts == []
