@@ -65,3 +65,13 @@ def resume_points(now: datetime) -> dict[str, datetime | None]:
         schedule.job_id: resume_point(schedule, now)
         for schedule in Schedule.objects.filter(enabled=True)
     }
+
+
+def record_dropped(job_id: str, timing, slots: list[datetime], reason: str) -> None:
+    """One missed range for slots an engine dropped (consecutive, oldest first), joined to
+    a range that ends just before them. Never raises: the engine's loop goes on."""
+    before = timing.slot_at_or_before(slots[0] - timedelta(microseconds=1))
+    try:
+        record_missed(job_id, slots[0], slots[-1], len(slots), reason, after=before)
+    except Exception:
+        logger.exception("Could not record missed slots of %s", job_id)

@@ -19,7 +19,7 @@ import contextlib
 import logging
 import pickle
 import threading
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
@@ -33,19 +33,16 @@ from django_apscheduler.jobstores import DjangoJobStore
 from django_apscheduler.models import DjangoJob
 from django_apscheduler.util import get_django_internal_datetime
 
-from ..claims import interrupt_own_runs, record_missed
-from ..continuity import resume_points
+from ..claims import interrupt_own_runs
+from ..continuity import record_dropped, resume_points
 from ..execution import run_job
 from ..models import Schedule
 from ..slots import Timing
-from .base import SchedulerBackend
+from .base import ReconcilingBackend
 
 logger = logging.getLogger("scheduler")
 
 ENTRY_POINT = "scheduler.execution:run_job"
-# Rows changed this long before the last reconcile are reloaded too (writers' clocks and
-# commit delays).
-RECONCILE_CLOCK_MARGIN = timedelta(seconds=5)
 # Overlap limits are enforced by run_job, so that a skipped slot is recorded; the engine's
 # own per-process limit must never drop a slot before run_job sees it.
 ENGINE_MAX_INSTANCES = 10_000
@@ -156,13 +153,7 @@ class SlotExecutor(ThreadPoolExecutor):
 
 
 def _record_missed_slots(job, slots: list[datetime], reason: str) -> None:
-    """One missed range for `slots` (consecutive, oldest first), joined to a range that
-    ends just before them."""
-    before = job.trigger.timing.slot_at_or_before(slots[0] - timedelta(microseconds=1))
-    try:
-        record_missed(job.id, slots[0], slots[-1], len(slots), reason, after=before)
-    except Exception:
-        logger.exception("Could not record missed slots of %s", job.id)
+    record_dropped(job.id, job.trigger.timing, slots, reason)
 
 
 class ScheduleJobStore(DjangoJobStore):
@@ -252,7 +243,7 @@ class ScheduleJobStore(DjangoJobStore):
         return len(dirty)
 
 
-class APSchedulerBackend(SchedulerBackend):
+class APSchedulerBackend(ReconcilingBackend):
     name = "apscheduler"
 
     def __init__(self, guard=None):
@@ -270,11 +261,6 @@ class APSchedulerBackend(SchedulerBackend):
             },
             timezone=settings.SCHEDULER_TIMEZONE,
         )
-        self._lock = threading.Lock()
-        # What each registered job was built from, so a reconcile compares in memory
-        # instead of unpickling every job from the store.
-        self._registered: dict[str, tuple[Timing, int]] = {}
-        self._reconciled_at: datetime | None = None
 
     def start(self) -> None:
         """Start from the `Schedule` rows, not from the store's saved jobs (their next run
@@ -285,99 +271,23 @@ class APSchedulerBackend(SchedulerBackend):
         self.engine.resume()
         logger.info("Background scheduler started, backend=%s", self.name)
 
-    def reconcile(self, full: bool = True, resume: dict | None = None) -> list[str]:
-        """Add, replace or remove engine jobs so they match the enabled schedules.
+    def add_job(self, schedule: Schedule, timing: Timing, next_run: datetime | None) -> None:
+        self.engine.add_job(
+            ENTRY_POINT,
+            trigger=SlotTrigger(timing),
+            args=[schedule.job_id],
+            id=schedule.job_id,
+            name=schedule.job_id,
+            replace_existing=True,
+            next_run_time=next_run,
+            misfire_grace_time=schedule.misfire_grace_seconds,
+            coalesce=False,
+        )
 
-        An incremental pass looks only at the rows changed since the last pass (with a few
-        seconds' margin for clocks), enabled or not, so a toggle costs the same with ten
-        thousand schedules as with ten; when a count shows rows were deleted, a full pass
-        follows, which compares every row. A job whose trigger and grace are unchanged is
-        left alone, keeping its place on the grid. `resume` gives start-up resume points.
-        """
-        with self._lock:
-            started = timezone.now()
-            if full or self._reconciled_at is None:
-                changes = self._full_pass(resume)
-            else:
-                since = self._reconciled_at - RECONCILE_CLOCK_MARGIN
-                changes = self._apply(Schedule.objects.filter(updated_at__gte=since), resume)
-                # A deleted row leaves no changed row behind; an index-only count shows
-                # the registered jobs no longer match, and a full pass drops its job.
-                if Schedule.objects.filter(enabled=True).count() != len(self._registered):
-                    changes += self._full_pass(None)
-            self._reconciled_at = started
-            for line in changes:
-                logger.info(line)
-            return changes
-
-    def _full_pass(self, resume: dict | None) -> list[str]:
-        changes = []
-        enabled = Schedule.objects.filter(enabled=True)
-        if resume is None:
-            # Compare plain values and load only the rows that differ from what is
-            # registered: building ten thousand model instances each minute held up the
-            # toggles queued behind this pass.
-            fields = ("job_id", "misfire_grace_seconds", *Schedule.TIMING_FIELDS)
-            rows = list(enabled.values(*fields))
-            wanted = {row["job_id"] for row in rows}
-            differ = [
-                row["job_id"]
-                for row in rows
-                if self._registered.get(row["job_id"])
-                != (Schedule.timing_of(row), row["misfire_grace_seconds"])
-            ]
-            enabled = Schedule.objects.filter(enabled=True, job_id__in=differ)
-        else:
-            enabled = list(enabled)
-            wanted = {schedule.job_id for schedule in enabled}
-        for job_id in self._registered.keys() - wanted:
-            changes.append(self._unregister(job_id))
-        return changes + self._apply(enabled, resume)
-
-    def _apply(self, schedules, resume: dict | None) -> list[str]:
-        changes = []
-        for schedule in schedules:
-            if not schedule.enabled:
-                if schedule.job_id in self._registered:
-                    changes.append(self._unregister(schedule.job_id))
-                continue
-            line = self._register(schedule, resume)
-            if line:
-                changes.append(line)
-        return changes
-
-    def _unregister(self, job_id: str) -> str:
+    def remove_job(self, job_id: str) -> None:
         # The engine drops a job whose trigger has no more fire times by itself.
         with contextlib.suppress(JobLookupError):
             self.engine.remove_job(job_id)
-        del self._registered[job_id]
-        return f"Removed job {job_id}"
-
-    def _register(self, schedule: Schedule, resume: dict | None) -> str | None:
-        job_id = schedule.job_id
-        built_from = (schedule.timing, schedule.misfire_grace_seconds)
-        if self._registered.get(job_id) == built_from:
-            return None
-        try:
-            next_run = resume[job_id] if resume is not None else schedule.next_fire_time()
-            self.engine.add_job(
-                ENTRY_POINT,
-                trigger=SlotTrigger(built_from[0]),
-                args=[job_id],
-                id=job_id,
-                name=job_id,
-                replace_existing=True,
-                next_run_time=next_run,
-                misfire_grace_time=schedule.misfire_grace_seconds,
-                coalesce=False,
-            )
-        except Exception:
-            # One bad row (edited outside the validated forms) must not stop the others;
-            # it is retried at the next change or full reconcile.
-            logger.exception("Could not register job %s", job_id)
-            return None
-        self._registered[job_id] = built_from
-        return f"Registered job {job_id} ({built_from[0].describe()})"
 
     def stop_firing(self) -> None:
         """Stop the engine now, without waiting for or interrupting running jobs."""
