@@ -10,12 +10,14 @@ here with a message naming the variable.
 
 import os
 import secrets
+import ssl
 import time
 import warnings
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -80,6 +82,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_apscheduler",
+    "django_celery_beat",
     "scheduler.apps.SchedulerConfig",
     "market_data.apps.MarketDataConfig",
     "strategies.apps.StrategiesConfig",
@@ -215,7 +218,85 @@ SCHEDULER_POLL_INTERVAL = 0.25
 # scheduler app never imports the strategies app.
 SCHEDULER_STRATEGY_MODEL = "strategies.Strategy"
 
-REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# --- Redis: Celery's broker and, when set, Django's cache -------------------------------
+REDIS_URL = env.str("REDIS_URL", default="").strip()
+# For rediss:// URLs: how the server's certificate is checked. Heroku Redis presents a
+# self-signed certificate, so there is no safe default: `manage.py check` asks for one of
+# required, optional or none (scheduler.E007).
+REDIS_SSL_CERT_REQS = env.str("REDIS_SSL_CERT_REQS", default="").strip().lower()
+_redis_ssl = None
+if REDIS_URL.startswith("rediss://") and REDIS_SSL_CERT_REQS in {"required", "optional", "none"}:
+    _redis_ssl = {
+        "ssl_cert_reqs": {
+            "required": ssl.CERT_REQUIRED,
+            "optional": ssl.CERT_OPTIONAL,
+            "none": ssl.CERT_NONE,
+        }[REDIS_SSL_CERT_REQS]
+    }
+# Every Redis call from a web request is bounded: a Redis that is down or paused costs a
+# request at most these seconds, never a hang.
+REDIS_TIMEOUT = 3
+
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {
+                "socket_connect_timeout": REDIS_TIMEOUT,
+                "socket_timeout": REDIS_TIMEOUT,
+                "health_check_interval": 30,
+                **(_redis_ssl or {}),
+            },
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- Celery (SCHEDULER_BACKEND=celery): altar/celery.py reads the CELERY_* names ------------
+CELERY_BROKER_URL = REDIS_URL
+CELERY_BROKER_USE_SSL = _redis_ssl
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_RESULT_SERIALIZER = "json"
+# No result backend: `JobRun` is the run history.
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_MAX_TASKS_PER_CHILD = 1000
+# Each run message carries its schedule's timeout as its own soft limit (the run is then
+# recorded as timed out); these are the ceilings for anything else.
+CELERY_TASK_TIME_LIMIT = 30 * 60
+CELERY_TASK_SOFT_TIME_LIMIT = 29 * 60
+# At-least-once delivery: a message is acknowledged after its run, and requeued when the
+# worker process running it dies. The run's claim makes each slot complete at most once.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# All three queues are declared, so a plain `celery -A altar worker` consumes every one;
+# split layouts start workers with -Q (see the README).
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_QUEUES = [Queue("default"), Queue("market_data"), Queue("strategies")]
+# Redis restores a message that was delivered but not acknowledged after this many
+# seconds. It is what brings back the messages of a worker whose main process died, so it
+# is kept short (5 minutes: inside the daily jobs' one-hour grace, so their slots still
+# run). A run that outlasts it is delivered again while still going; that copy finds the
+# claim alive (fresh heartbeat) and does nothing, so the short timeout costs a no-op, not
+# a second run.
+CELERY_VISIBILITY_TIMEOUT = _int("CELERY_VISIBILITY_TIMEOUT", 300)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    "socket_connect_timeout": REDIS_TIMEOUT,
+    "socket_timeout": 30,
+    "socket_keepalive": True,
+    # Hosted Redis (Upstash, Heroku) drops idle connections: check before reuse.
+    "health_check_interval": 25,
+    "retry_on_timeout": True,
+}
+CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_TIMEOUT
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULER = "scheduler.beat:HubScheduler"
+# Keep Django's LOGGING (one line per event, to stdout) in workers and beat.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_WORKER_SEND_TASK_EVENTS = False
 
 # --- Logging: one line per event, to stdout (Heroku's log router reads it) ----------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").strip().upper()

@@ -2,7 +2,7 @@
 a hint instead of surfacing as a traceback in a running process."""
 
 from django.conf import settings
-from django.core.checks import Error, register
+from django.core.checks import Error, Warning, register
 
 from .backends import BACKENDS
 from .slots import zone
@@ -12,16 +12,7 @@ from .slots import zone
 def check_scheduler_settings(app_configs=None, **kwargs):
     errors = []
     backend = settings.SCHEDULER_BACKEND
-    if backend == "celery":
-        errors.append(
-            Error(
-                "SCHEDULER_BACKEND=celery is not available in this version.",
-                hint="Use SCHEDULER_BACKEND=apscheduler (the default); the Celery backend "
-                "arrives in a later release.",
-                id="scheduler.E002",
-            )
-        )
-    elif backend not in BACKENDS:
+    if backend not in BACKENDS:
         errors.append(
             Error(
                 f"SCHEDULER_BACKEND={backend!r} is not a scheduler backend.",
@@ -36,6 +27,28 @@ def check_scheduler_settings(app_configs=None, **kwargs):
                 hint="Set SCHEDULER_AUTOSTART=true to run the scheduler inside the web "
                 "process, or false when `manage.py runscheduler` runs it.",
                 id="scheduler.E003",
+            )
+        )
+    if backend == "celery" and not settings.REDIS_URL:
+        errors.append(
+            Error(
+                "SCHEDULER_BACKEND=celery needs a broker, and REDIS_URL is not set.",
+                hint="Set REDIS_URL, e.g. redis://127.0.0.1:6379/0 (Heroku Redis sets it).",
+                id="scheduler.E006",
+            )
+        )
+    if settings.REDIS_URL.startswith("rediss://") and settings.REDIS_SSL_CERT_REQS not in {
+        "required",
+        "optional",
+        "none",
+    }:
+        errors.append(
+            Error(
+                "REDIS_URL is a rediss:// (TLS) URL but REDIS_SSL_CERT_REQS is "
+                f"{settings.REDIS_SSL_CERT_REQS or 'not set'}.",
+                hint="Set REDIS_SSL_CERT_REQS=required to verify the server's certificate, "
+                "or none for a server with a self-signed one (Heroku Redis).",
+                id="scheduler.E007",
             )
         )
     try:
@@ -64,3 +77,19 @@ def check_scheduler_settings(app_configs=None, **kwargs):
                 )
             )
     return errors
+
+
+@register()
+def check_celery_autostart(app_configs=None, **kwargs):
+    """Under Celery, beat schedules; the web process never does, whatever the flag says."""
+    if settings.SCHEDULER_BACKEND == "celery" and settings.SCHEDULER_AUTOSTART is True:
+        return [
+            Warning(
+                "SCHEDULER_AUTOSTART=true is ignored with SCHEDULER_BACKEND=celery: the web "
+                "process never runs a scheduler on this backend.",
+                hint="Run `python manage.py runscheduler` (celery beat) or a worker with "
+                "-B, and unset SCHEDULER_AUTOSTART.",
+                id="scheduler.W001",
+            )
+        ]
+    return []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import connection, models, transaction
@@ -129,25 +130,42 @@ class SchedulerState(models.Model):
         return cls.objects.filter(pk=1).values_list("changes", flat=True).first() or 0
 
 
+def _projecting() -> bool:
+    return settings.SCHEDULER_BACKEND == "celery"
+
+
+def _project(job_ids) -> None:
+    """Under the Celery backend, mirror the rows into django-celery-beat's table, in the
+    caller's transaction (see `scheduler.backends.beat_projection`)."""
+    if _projecting():
+        from .backends.beat_projection import project
+
+        project(job_ids)
+
+
 class ScheduleQuerySet(models.QuerySet):
     def update(self, **kwargs) -> int:
         """Bulk updates notify the scheduler too (admin bulk actions use them), stamp
         `updated_at` (the scheduler reloads rows changed since it last looked), and
         enabling stamps `enabled_at` on the rows that were disabled, as `Schedule.save`
-        does."""
+        does. Under the Celery backend they are projected like a `save`."""
         kwargs.setdefault("updated_at", timezone.now())
         with transaction.atomic():
+            job_ids = list(self.values_list("job_id", flat=True)) if _projecting() else []
             if kwargs.get("enabled") is True and "enabled_at" not in kwargs:
                 models.QuerySet.update(self.filter(enabled=False), enabled_at=timezone.now())
             count = super().update(**kwargs)
             if count:
                 SchedulerState.bump()
+                _project(job_ids)
         return count
 
     def delete(self):
         with transaction.atomic():
+            job_ids = list(self.values_list("job_id", flat=True)) if _projecting() else []
             result = super().delete()
             SchedulerState.bump()
+            _project(job_ids)
         return result
 
 
@@ -374,11 +392,13 @@ class Schedule(models.Model):
         with transaction.atomic():
             super().save(*args, **kwargs)
             SchedulerState.bump()
+            _project([self.job_id])
 
     def delete(self, *args, **kwargs):
         with transaction.atomic():
             result = super().delete(*args, **kwargs)
             SchedulerState.bump()
+            _project([self.job_id])
         return result
 
     def clean(self) -> None:
@@ -414,8 +434,6 @@ class Schedule(models.Model):
     def timing_of(cls, fields: dict) -> Timing:
         """The `Timing` of a schedule given its `TIMING_FIELDS` as a dict, so a caller
         comparing thousands of schedules can read `values()` instead of model instances."""
-        from django.conf import settings
-
         if fields["kind"] == cls.INTERVAL:
             return Timing(
                 kind=cls.INTERVAL,

@@ -180,8 +180,8 @@ def autostart_in_web() -> SchedulerRunner | None:
     errors = check_scheduler_settings()
     for error in errors:
         logger.error("Scheduler not started: %s (%s) %s", error.msg, error.id, error.hint)
-    if errors or settings.SCHEDULER_AUTOSTART is not True:
-        return None
+    if errors or settings.SCHEDULER_AUTOSTART is not True or settings.SCHEDULER_BACKEND == "celery":
+        return None  # under Celery, beat schedules (see check scheduler.W001)
     runner = SchedulerRunner()
     threading.Thread(target=runner.run, name="scheduler", daemon=True).start()
     atexit.register(stop_in_web)

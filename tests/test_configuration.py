@@ -23,7 +23,8 @@ def manage_check(**env):
     "env,expected",
     [
         ({"SCHEDULER_BACKEND": "cron"}, "scheduler.E001"),
-        ({"SCHEDULER_BACKEND": "celery"}, "scheduler.E002"),
+        ({"SCHEDULER_BACKEND": "celery", "REDIS_URL": ""}, "scheduler.E006"),
+        ({"REDIS_URL": "rediss://:secret@redis.example.com:6380/0"}, "scheduler.E007"),
         ({"SCHEDULER_AUTOSTART": "ture"}, "scheduler.E003"),
         ({"SCHEDULER_TIMEZONE": "Mars/Olympus"}, "scheduler.E004"),
         ({"SCHEDULER_THREADS": "many"}, "scheduler.E005"),
@@ -55,3 +56,19 @@ def test_other_malformed_values_stop_start_up_naming_the_variable(db, env, line)
 def test_the_default_configuration_passes_check(db):
     result = manage_check()
     assert result.returncode == 0, result.stderr
+
+
+def test_the_celery_backend_passes_check_and_warns_that_autostart_is_ignored(db):
+    celery = {"SCHEDULER_BACKEND": "celery", "REDIS_URL": "redis://127.0.0.1:6379/0"}
+    assert manage_check(**celery).returncode == 0
+    result = manage_check(**celery, SCHEDULER_AUTOSTART="true")
+    assert result.returncode == 0
+    assert "scheduler.W001" in result.stderr and "HINT:" in result.stderr
+
+
+def test_a_tls_redis_url_with_a_certificate_policy_passes_check(db):
+    result = manage_check(
+        REDIS_URL="rediss://:secret@redis.example.com:6380/0", REDIS_SSL_CERT_REQS="none"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "secret" not in result.stderr

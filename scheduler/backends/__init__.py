@@ -1,7 +1,8 @@
 """Scheduler engines. Each is a projection of the `Schedule` rows into one engine.
 
 `BACKENDS` maps the `SCHEDULER_BACKEND` setting to the class, like Django's mail backends.
-Only this package (and `altar/celery.py`) imports `apscheduler` or `celery`.
+Only this package, `scheduler/beat.py`, `scheduler/tasks.py` and `altar/celery.py` import
+`apscheduler` or `celery`.
 """
 
 from django.conf import settings
@@ -9,6 +10,7 @@ from django.utils.module_loading import import_string
 
 BACKENDS = {
     "apscheduler": "scheduler.backends.apscheduler.APSchedulerBackend",
+    "celery": "scheduler.backends.celery.CeleryBackend",
 }
 
 

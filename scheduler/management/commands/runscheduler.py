@@ -13,10 +13,13 @@ from scheduler.runner import SchedulerRunner
 class Command(BaseCommand):
     help = (
         "Run the scheduler in this process, for deployments that keep it out of the web "
-        "process. SIGTERM or SIGINT stops it cleanly."
+        "process (with SCHEDULER_BACKEND=celery: celery beat). SIGTERM or SIGINT stops it "
+        "cleanly."
     )
 
     def handle(self, *args, **options):
+        if settings.SCHEDULER_BACKEND == "celery":
+            return self.run_beat(options["verbosity"])
         try:
             self.runner = SchedulerRunner()
         except ValueError as exc:
@@ -36,6 +39,22 @@ class Command(BaseCommand):
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(0)
+        return "Scheduler stopped"
+
+    def run_beat(self, verbosity: int) -> str:
+        """celery beat with the hub's scheduler class; beat's own SIGTERM/SIGINT handling
+        stops it and releases the scheduler lock."""
+        from celery.apps.beat import Beat
+
+        from altar.celery import app
+
+        Beat(
+            app=app,
+            scheduler=settings.CELERY_BEAT_SCHEDULER,
+            loglevel=settings.LOG_LEVEL,
+            no_color=True,
+            quiet=verbosity < 1,
+        ).run()
         return "Scheduler stopped"
 
     def on_signal(self, signum, frame):

@@ -1,0 +1,128 @@
+"""`Schedule` rows projected into django-celery-beat's `PeriodicTask` table.
+
+Under the Celery backend, every write of a schedule also writes its `PeriodicTask` row, in
+the same transaction (`Schedule.save`, `delete` and the bulk `update`/`delete` call
+`project`), so tools that read django-celery-beat's tables — its admin, Flower — see the
+hub's jobs. The rows are a read-only mirror: beat sends from the `Schedule` rows, and its
+admin marks them as managed by the hub.
+
+Two writers, disjoint columns: the web side writes only the schedule columns
+(`SCHEDULE_COLUMNS`), beat only the bookkeeping ones (`last_run_at`, `total_run_count`),
+each with `bulk_update(fields=...)`, so neither overwrites the other.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
+
+from ..models import Schedule
+
+TASK_NAME = "scheduler.run_job"
+MANAGED_NOTE = "Managed by Altar Trader Hub: edit it under Scheduler › Schedules."
+SCHEDULE_COLUMNS = [
+    "task",
+    "kwargs",
+    "queue",
+    "interval",
+    "crontab",
+    "start_time",
+    "enabled",
+    "description",
+]
+BATCH = 500
+
+
+def enabled() -> bool:
+    return settings.SCHEDULER_BACKEND == "celery"
+
+
+def is_managed(task: PeriodicTask) -> bool:
+    return task.task == TASK_NAME
+
+
+def project(job_ids: Iterable[str]) -> None:
+    """Make the `PeriodicTask` rows of `job_ids` match their schedules (a job whose
+    schedule is gone loses its row). Call inside the transaction that changed them."""
+    job_ids = list(job_ids)
+    if not job_ids or not enabled():
+        return
+    with transaction.atomic():
+        for start in range(0, len(job_ids), BATCH):
+            _project_batch(job_ids[start : start + BATCH])
+
+
+def sync_all() -> None:
+    """Project every schedule, and drop the hub's rows whose schedule is gone (rows
+    written while the APScheduler backend ran were never projected)."""
+    with transaction.atomic():
+        job_ids = list(Schedule.objects.values_list("job_id", flat=True))
+        PeriodicTask.objects.filter(task=TASK_NAME).exclude(name__in=job_ids).delete()
+        for start in range(0, len(job_ids), BATCH):
+            _project_batch(job_ids[start : start + BATCH])
+
+
+def _project_batch(job_ids: list[str]) -> None:
+    schedules = {s.job_id: s for s in Schedule.objects.filter(job_id__in=job_ids)}
+    PeriodicTask.objects.filter(task=TASK_NAME, name__in=set(job_ids) - schedules.keys()).delete()
+    existing = {t.name: t for t in PeriodicTask.objects.filter(name__in=schedules)}
+    intervals: dict[int, IntervalSchedule] = {}
+    crontabs: dict[tuple, CrontabSchedule] = {}
+    to_create, to_update = [], []
+    for job_id, schedule in schedules.items():
+        task = existing.get(job_id) or PeriodicTask(name=job_id)
+        task.task = TASK_NAME
+        task.kwargs = json.dumps({"job_id": job_id})
+        task.queue = schedule.queue
+        task.enabled = schedule.enabled
+        task.description = f"{schedule.description}\n{MANAGED_NOTE}".strip()
+        if schedule.kind == Schedule.INTERVAL:
+            every = schedule.interval_seconds
+            if every not in intervals:
+                intervals[every], _ = IntervalSchedule.objects.get_or_create(
+                    every=every, period=IntervalSchedule.SECONDS
+                )
+            task.interval, task.crontab, task.start_time = intervals[every], None, schedule.anchor
+        else:
+            key = (
+                schedule.cron_minute,
+                schedule.cron_hour,
+                schedule.cron_day_of_month,
+                schedule.cron_month,
+                schedule.cron_day_of_week,
+                schedule.timezone or settings.SCHEDULER_TIMEZONE,
+            )
+            if key not in crontabs:
+                crontabs[key] = CrontabSchedule.objects.filter(
+                    minute=key[0],
+                    hour=key[1],
+                    day_of_month=key[2],
+                    month_of_year=key[3],
+                    day_of_week=key[4],
+                    timezone=key[5],
+                ).first() or CrontabSchedule.objects.create(
+                    minute=key[0],
+                    hour=key[1],
+                    day_of_month=key[2],
+                    month_of_year=key[3],
+                    day_of_week=key[4],
+                    timezone=key[5],
+                )
+            task.interval, task.crontab, task.start_time = None, crontabs[key], None
+        (to_update if task.pk else to_create).append(task)
+    PeriodicTask.objects.bulk_create(to_create, batch_size=BATCH)
+    PeriodicTask.objects.bulk_update(to_update, SCHEDULE_COLUMNS, batch_size=BATCH)
+
+
+def record_sends(sent: dict[str, int], last: dict[str, datetime]) -> None:
+    """Beat's bookkeeping: add the send counts and stamp the last slot sent."""
+    tasks = list(PeriodicTask.objects.filter(task=TASK_NAME, name__in=sent))
+    for task in tasks:
+        task.total_run_count += sent[task.name]
+        task.last_run_at = last[task.name]
+    PeriodicTask.objects.bulk_update(tasks, ["total_run_count", "last_run_at"], batch_size=BATCH)

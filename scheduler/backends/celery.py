@@ -1,0 +1,181 @@
+"""The Celery engine: each enabled schedule's next slot on a heap, sent by celery beat.
+
+It runs inside beat (`scheduler.beat.HubScheduler`), under the same `SchedulerRunner` as
+the APScheduler engine: the runner's bookkeeping thread holds the scheduler lock, follows
+changes (`reconcile`), stamps and reaps claims; beat's own loop calls `take_due` every tick
+and sends one `scheduler.run_job` message per slot. Workers run the slot through the one
+execution path, which claims and records it.
+
+Slots come from our `Schedule` anchors (`scheduler.slots`), never from a `last_run_at`:
+stock beat computes interval runs from the last send time, saved only now and then, so
+a restart moves the grid and can send a slot twice or skip one.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.utils import timezone
+
+from ..continuity import resume_points
+from ..models import Schedule
+from ..slots import Timing
+from . import beat_projection
+from .base import ReconcilingBackend
+
+logger = logging.getLogger("scheduler")
+
+# How often (seconds) send counts are written to the projected `PeriodicTask` rows.
+BOOKKEEPING_EVERY = 5.0
+
+
+@dataclass
+class Entry:
+    """What beat needs to send a job's slots."""
+
+    timing: Timing
+    queue: str
+    timeout: int
+    generation: int
+
+
+@dataclass(frozen=True)
+class Dispatch:
+    """One message to send: run `slot` of `job_id` on `queue`, stopped after `timeout`."""
+
+    job_id: str
+    slot: datetime
+    queue: str
+    timeout: int
+
+
+class CeleryBackend(ReconcilingBackend):
+    name = "celery"
+    # A new queue or timeout changes the messages, so it re-registers the job (keeping
+    # its grid: the next slot comes from the run history).
+    JOB_FIELDS = ("misfire_grace_seconds", "queue", "timeout_seconds")
+
+    def __init__(self, guard=None):
+        super().__init__(guard)
+        self._entries: dict[str, Entry] = {}
+        # (next slot, generation, job id); an item whose generation is no longer its
+        # entry's was replaced or removed, and is skipped when it comes up.
+        self._heap: list[tuple[datetime, int, str]] = []
+        # Sent before anything else at the next tick: redeliveries, and sends that failed.
+        self._outbox: list[Dispatch] = []
+        self._lock = threading.Lock()
+        self._generations = itertools.count()
+        self._sent: Counter[str] = Counter()
+        self._last_sent: dict[str, datetime] = {}
+        self._recorded_at = 0.0
+        self.firing = False
+
+    def start(self) -> None:
+        """Project every schedule into django-celery-beat's table (rows written while
+        another backend ran were not), then load each job at its resume point."""
+        beat_projection.sync_all()
+        self.reconcile(full=True, resume=resume_points(timezone.now()))
+        self.firing = True
+        logger.info("Background scheduler started, backend=%s", self.name)
+
+    def add_job(self, schedule: Schedule, timing: Timing, next_run: datetime | None) -> None:
+        with self._lock:
+            generation = next(self._generations)
+            self._entries[schedule.job_id] = Entry(
+                timing, schedule.queue, schedule.timeout_seconds, generation
+            )
+            if next_run is not None:
+                heapq.heappush(self._heap, (next_run, generation, schedule.job_id))
+
+    def remove_job(self, job_id: str) -> None:
+        with self._lock:
+            self._entries.pop(job_id, None)
+
+    def take_due(self, now: datetime) -> tuple[list[Dispatch], list[tuple[str, Timing, list]]]:
+        """Everything to send now, and the slots dropped by coalescing.
+
+        Each job's latest due slot is sent; if several were due at once (beat was held up),
+        the older ones are returned as dropped, for the caller to record as one missed
+        range — the guide's `coalesce=True`, with nothing dropped silently.
+        """
+        dispatches: list[Dispatch] = []
+        dropped: list[tuple[str, Timing, list]] = []
+        with self._lock:
+            if not self.firing:
+                return [], []
+            dispatches, self._outbox = self._outbox, []
+            while self._heap and self._heap[0][0] <= now:
+                slot, generation, job_id = heapq.heappop(self._heap)
+                entry = self._entries.get(job_id)
+                if entry is None or entry.generation != generation:
+                    continue
+                due = [slot]
+                following = entry.timing.next_slot(slot)
+                while following is not None and following <= now:
+                    due.append(following)
+                    following = entry.timing.next_slot(following)
+                if following is not None:
+                    heapq.heappush(self._heap, (following, generation, job_id))
+                if len(due) > 1:
+                    dropped.append((job_id, entry.timing, due[:-1]))
+                dispatches.append(Dispatch(job_id, due[-1], entry.queue, entry.timeout))
+        return dispatches, dropped
+
+    def seconds_until_due(self, now: datetime) -> float:
+        with self._lock:
+            if self._outbox:
+                return 0.0
+            if not self._heap:
+                return float("inf")
+            return max(0.0, (self._heap[0][0] - now).total_seconds())
+
+    def sent(self, dispatches: list[Dispatch]) -> None:
+        """Count what was sent, for the bookkeeping columns of the projected rows."""
+        with self._lock:
+            for dispatch in dispatches:
+                self._sent[dispatch.job_id] += 1
+                self._last_sent[dispatch.job_id] = dispatch.slot
+
+    def unsent(self, dispatches: list[Dispatch]) -> None:
+        """Sends that failed (the broker is down): first in line at the next tick. A slot
+        that gets there past its grace is recorded missed by the worker."""
+        with self._lock:
+            if self.firing:
+                self._outbox[:0] = dispatches
+
+    def redeliver(self, job_id: str, slot: datetime) -> None:
+        with self._lock:
+            entry = self._entries.get(job_id)
+            if entry is not None and self.firing:
+                self._outbox.append(Dispatch(job_id, slot, entry.queue, entry.timeout))
+
+    def housekeeping(self, force: bool = False) -> None:
+        """Write the send counts into django-celery-beat's bookkeeping columns, every few
+        seconds (the runner calls this several times a second)."""
+        if not force and time.monotonic() - self._recorded_at < BOOKKEEPING_EVERY:
+            return
+        self._recorded_at = time.monotonic()
+        with self._lock:
+            sent, self._sent = self._sent, Counter()
+            last, self._last_sent = self._last_sent, {}
+        if sent:
+            beat_projection.record_sends(sent, last)
+
+    def stop_firing(self) -> None:
+        with self._lock:
+            self.firing = False
+            self._heap.clear()
+            self._outbox.clear()
+
+    def shutdown(self, grace: float) -> int:
+        """Stop sending. Runs happen on the workers, which finish or redeliver them."""
+        self.stop_firing()
+        self.housekeeping(force=True)
+        return 0

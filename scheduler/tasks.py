@@ -1,0 +1,63 @@
+"""The one Celery task (SCHEDULER_BACKEND=celery): run a slot through the execution path.
+
+Beat sends `scheduler.run_job` with the job id and the slot; the worker calls
+`scheduler.execution.run_job`, which claims the slot, runs it, retries it per the schedule's
+policy and records it, exactly as under APScheduler. Delivery is at least once (late
+acknowledgement, requeued when the worker process dies); the claim makes a second delivery
+of a slot a no-op while its run is alive, or the next attempt when it died.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from datetime import datetime
+
+from billiard.exceptions import SoftTimeLimitExceeded
+from celery import shared_task
+from django.conf import settings
+from django.db import DatabaseError, close_old_connections
+
+from . import claims, execution
+
+logger = logging.getLogger("scheduler")
+
+# The worker's soft time limit is how a run over its timeout is stopped on Celery; the
+# execution path records it as timed out.
+execution.TIMEOUT_ERRORS.append(SoftTimeLimitExceeded)
+
+_heartbeat_pid: int | None = None
+_heartbeat_lock = threading.Lock()
+
+
+def ensure_heartbeat() -> None:
+    """Start, once per worker process, the thread that stamps this process's running
+    claims every `SCHEDULER_HEARTBEAT_SECONDS`, so a live run is never taken for dead and
+    a run whose process died is noticed within three beats. A forked child starts its own
+    (the pid check)."""
+    global _heartbeat_pid
+    with _heartbeat_lock:
+        if _heartbeat_pid == os.getpid():
+            return
+        _heartbeat_pid = os.getpid()
+        threading.Thread(target=_beat_forever, name="claims-heartbeat", daemon=True).start()
+
+
+def _beat_forever() -> None:
+    stop = threading.Event()
+    while not stop.wait(settings.SCHEDULER_HEARTBEAT_SECONDS):
+        try:
+            close_old_connections()
+            claims.beat()
+        except DatabaseError as exc:
+            logger.warning("Could not stamp running claims, retrying: %s", exc)
+        except Exception:
+            logger.exception("Could not stamp running claims, retrying")
+
+
+@shared_task(name="scheduler.run_job", acks_late=True, reject_on_worker_lost=True)
+def run_job(job_id: str, slot: str) -> str | None:
+    """Run slot `slot` (ISO 8601) of job `job_id`; returns the recorded status."""
+    ensure_heartbeat()
+    return execution.run_job(job_id, slot=datetime.fromisoformat(slot))
