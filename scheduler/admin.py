@@ -2,6 +2,7 @@
 
 django-apscheduler's own admin is removed: its "run selected jobs" action starts a second
 scheduler inside the web request, and its execution log is not the hub's history (`JobRun`).
+django-celery-beat's periodic tasks are shown read-only: they mirror the schedules.
 """
 
 from django import forms
@@ -9,8 +10,11 @@ from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.translation import ngettext
 from django_apscheduler.models import DjangoJob, DjangoJobExecution
+from django_celery_beat.admin import PeriodicTaskAdmin
+from django_celery_beat.models import PeriodicTask
 
 from . import registry
+from .backends import beat_projection
 from .models import JobRun, Schedule, SchedulerState
 
 STRATEGY_PREFIX = "strategy_"
@@ -189,3 +193,35 @@ class JobRunAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# --- django-celery-beat's periodic tasks: a read-only mirror of the schedules ----------------
+if admin.site.is_registered(PeriodicTask):
+    admin.site.unregister(PeriodicTask)
+
+
+@admin.register(PeriodicTask)
+class ManagedPeriodicTaskAdmin(PeriodicTaskAdmin):
+    """django-celery-beat's list, read-only: under the Celery backend its rows mirror the
+    schedules (beat sends from `Schedule`, never from this table), so edits belong under
+    Schedules and a row added here would never run."""
+
+    list_display = ("name", "managed_by_hub", "enabled", "scheduler", "queue", "last_run_at")
+    actions = None
+
+    @admin.display(boolean=True, description="managed by the hub")
+    def managed_by_hub(self, obj) -> bool:
+        return beat_projection.is_managed(obj)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        messages.info(request, beat_projection.MANAGED_NOTE)
+        return super().changelist_view(request, extra_context)

@@ -217,3 +217,93 @@ class Process:
 def manage(*args: str, env: dict[str, str] | None = None) -> Process:
     """Start `manage.py <args>` against the test database."""
     return Process([sys.executable, "manage.py", *args], env=env)
+
+
+# --- Redis and Celery processes -----------------------------------------------------------
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RedisServer:
+    """A private `redis-server` on a free port (never the shared one), so a test may stop,
+    restart or pause it. Its data persists across a restart (append-only file, synced on
+    every write), as a managed Redis's does."""
+
+    def __init__(self):
+        import tempfile
+
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.dir = tempfile.mkdtemp(prefix="altar-redis-")
+        self.process: Process | None = None
+
+    def start(self) -> RedisServer:
+        self.process = Process(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                self.dir,
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+            ]
+        )
+        self.process.wait_for_line(r"Ready to accept connections", timeout=10)
+        return self
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        """Stop it (SIGTERM: a clean shutdown; SIGKILL: a crash)."""
+        if self.process is not None:
+            self.process.stop(sig)
+            self.process = None
+
+    def remove(self) -> None:
+        import shutil
+
+        self.stop(signal.SIGKILL)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def cli(self, *args: str) -> str:
+        return subprocess.run(
+            ["redis-cli", "-p", str(self.port), *args],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+
+
+def celery_worker(env: dict[str, str], concurrency: int = 2, name: str = "w1") -> Process:
+    """A real `celery -A altar worker` (prefork) on the test database, started and ready."""
+    worker = Process(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "altar",
+            "worker",
+            "--concurrency",
+            str(concurrency),
+            "--loglevel",
+            "INFO",
+            "--hostname",
+            f"{name}@%h",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        env=env,
+    )
+    worker.wait_for_line(r"\bready\.", timeout=60)
+    return worker
