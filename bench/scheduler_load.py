@@ -1,14 +1,16 @@
-"""Scheduler load: N probe schedules every T seconds, run by a real `runscheduler`.
+"""Scheduler load: N probe schedules every T seconds, run by a real scheduler.
 
-Creates the probes with `manage.py probe`, starts `manage.py runscheduler`, lets it warm up
-for one interval, measures for DURATION seconds, stops it, and reads the probe ledger.
-Prints JSON: start lag (slot to start) p50/p95/p99/max, expected versus executed slots,
-missed, duplicates and lost slots, the scheduler's CPU seconds per wall second, its peak
-RSS, and database row writes per run (PostgreSQL's statistics; not available on SQLite).
+Creates the probes with `manage.py probe`, starts the engine (`--backend apscheduler`: one
+`manage.py runscheduler`; `--backend celery`: a private redis-server, a prefork worker with
+`--worker-concurrency` processes and celery beat), lets it warm up for one interval,
+measures for DURATION seconds, stops it, and reads the probe ledger. Prints JSON: start lag
+(slot to start) p50/p95/p99/max, expected versus executed slots, missed, duplicates and
+lost slots, each process's CPU seconds per wall second and peak RSS (a worker counts its
+pool), and database row writes per run (PostgreSQL's statistics; not on SQLite).
 
     .venv/bin/python bench/scheduler_load.py --count 1000 --interval 10 --duration 120
     .venv/bin/python bench/scheduler_load.py --count 10000 --interval 60 --duration 180 \\
-        --database-url postgres://postgres@127.0.0.1:5432/altar_bench
+        --database-url postgres://postgres@127.0.0.1:5432/altar_bench [--backend celery]
 
 With a PostgreSQL URL the database is dropped and created afresh. Without one, a new SQLite
 file in a temporary folder is used. `--aligned` puts every probe's first slot on the same
@@ -26,8 +28,10 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from engines import backend_env, cpu_seconds, engine, peak_rss_mb, redis_for  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
-TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def percentile(sorted_values, fraction):
@@ -35,18 +39,6 @@ def percentile(sorted_values, fraction):
         return None
     index = min(len(sorted_values) - 1, max(0, round(fraction * len(sorted_values)) - 1))
     return sorted_values[index]
-
-
-def cpu_seconds(pid):
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
-
-
-def peak_rss_mb(pid):
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return None
 
 
 def fresh_postgres(url):
@@ -80,13 +72,21 @@ def main():
     parser.add_argument("--duration", type=int, default=120)
     parser.add_argument("--database-url", default="")
     parser.add_argument("--aligned", action="store_true")
+    parser.add_argument("--backend", choices=["apscheduler", "celery"], default="apscheduler")
+    parser.add_argument("--worker-concurrency", type=int, default=2)
     args = parser.parse_args()
+    with redis_for(args.backend) as redis:
+        run(args, redis.url if redis else "")
+
+
+def run(args, redis_url):
 
     url = args.database_url or f"sqlite:///{tempfile.mkdtemp(prefix='altar-bench-')}/bench.sqlite3"
     postgres = url.startswith("postgres")
     if postgres:
         fresh_postgres(url)
     os.environ.update(DATABASE_URL=url, SCHEDULER_AUTOSTART="false", LOG_LEVEL="WARNING")
+    os.environ.update(backend_env(args.backend, redis_url))
     os.environ.setdefault("SECRET_KEY", "bench-only-not-a-secret")
     os.environ["DJANGO_SETTINGS_MODULE"] = "altar.settings"
     sys.path.insert(0, str(ROOT))
@@ -109,11 +109,13 @@ def main():
         spread_anchors(Schedule, args.interval)
 
     env = testing.subprocess_env(DATABASE_URL=url, LOG_LEVEL="WARNING")
-    process = testing.Process([*manage, "runscheduler"], env=env)
-    booted = time.monotonic()
-    try:
+    with engine(args.backend, env, args.worker_concurrency) as processes:
+        booted = time.monotonic()
         testing.wait_until(
-            lambda: ProbeRun.objects.exists() or process.proc.poll() is not None,
+            lambda: (
+                ProbeRun.objects.exists()
+                or any(p.proc.poll() is not None for p in processes.values())
+            ),
             600,
             "the first probe run",
             every=0.2,
@@ -121,18 +123,22 @@ def main():
         start_seconds = round(time.monotonic() - booted, 1)
         time.sleep(args.interval)  # warm-up: one full round
         window_start = timezone.now()
-        cpu_before, wall_before = cpu_seconds(process.proc.pid), time.monotonic()
+        pids = {name: p.proc.pid for name, p in processes.items()}
+        cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        wall_before = time.monotonic()
         writes_before = pg_row_writes() if postgres else None
         time.sleep(args.duration)
         window_end = timezone.now()
-        cpu = cpu_seconds(process.proc.pid) - cpu_before
         wall = time.monotonic() - wall_before
+        cpu = {
+            name: round((cpu_seconds(pid) - cpu_before[name]) / wall, 3)
+            for name, pid in pids.items()
+        }
         writes = pg_row_writes() - writes_before if postgres else None
-        rss = peak_rss_mb(process.proc.pid)
+        rss = {name: peak_rss_mb(pid) for name, pid in pids.items()}
         # Let the runs of the window's last slots finish before reading the ledger.
         time.sleep(min(5, args.interval))
-    finally:
-        process.stop()
+    lines = [line for p in processes.values() for line in p.lines]
 
     lags = sorted(
         (started - slot).total_seconds() * 1000
@@ -159,11 +165,13 @@ def main():
             status=JobRun.MISSED, scheduled_at__lte=window_end, missed_until__gte=window_start
         ).values_list("missed_count", flat=True)
     )
-    errors = [line for line in process.lines if "ERROR" in line or "Traceback" in line]
+    errors = [line for line in lines if "ERROR" in line or "Traceback" in line]
     print(
         json.dumps(
             {
                 "benchmark": "scheduler_load",
+                "backend": args.backend,
+                "worker_concurrency": args.worker_concurrency if args.backend == "celery" else None,
                 "database": "postgresql" if postgres else "sqlite",
                 "probes": args.count,
                 "interval_s": args.interval,
@@ -182,8 +190,8 @@ def main():
                 "slots_missed": missed,
                 "slots_lost": lost,
                 "duplicates": len(testing.duplicates()),
-                "scheduler_cpu_s_per_wall_s": round(cpu / wall, 3),
-                "scheduler_peak_rss_mb": rss,
+                "cpu_s_per_wall_s": cpu,
+                "peak_rss_mb": rss,
                 "db_row_writes_per_run": round(writes / executed, 2)
                 if writes and executed
                 else None,

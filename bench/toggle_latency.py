@@ -8,7 +8,10 @@ saying it registered (or removed) the job; each start also to the strategy's fir
 Prints JSON.
 
     .venv/bin/python bench/toggle_latency.py [--count 50] [--extra 1000 --extra-interval 10] \\
-        [--database-url postgres://postgres@127.0.0.1:5432/altar_bench]
+        [--database-url postgres://postgres@127.0.0.1:5432/altar_bench] [--backend celery]
+
+With `--backend celery` the toggles reach celery beat (a private redis-server and a prefork
+worker run the strategy).
 
 With a PostgreSQL URL the database is dropped and created afresh; without one a new SQLite
 file in a temporary folder is used.
@@ -23,6 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from engines import backend_env, engine, redis_for  # noqa: E402
 from scheduler_load import ROOT, fresh_postgres, percentile, spread_anchors  # noqa: E402
 
 
@@ -41,7 +45,13 @@ def main():
     parser.add_argument("--extra", type=int, default=0, help="other schedules")
     parser.add_argument("--extra-interval", type=int, default=60)
     parser.add_argument("--database-url", default="")
+    parser.add_argument("--backend", choices=["apscheduler", "celery"], default="apscheduler")
     args = parser.parse_args()
+    with redis_for(args.backend) as redis:
+        run(args, redis.url if redis else "")
+
+
+def run(args, redis_url):
 
     import subprocess
     import tempfile
@@ -50,6 +60,7 @@ def main():
     if url.startswith("postgres"):
         fresh_postgres(url)
     os.environ.update(DATABASE_URL=url, SCHEDULER_AUTOSTART="false", LOG_LEVEL="INFO")
+    os.environ.update(backend_env(args.backend, redis_url))
     os.environ.setdefault("SECRET_KEY", "bench-only-not-a-secret")
     os.environ["DJANGO_SETTINGS_MODULE"] = "altar.settings"
     sys.path.insert(0, str(ROOT))
@@ -63,15 +74,15 @@ def main():
     from django.core.management import call_command
 
     from scheduler.models import JobRun, Schedule
-    from scheduler.testing import manage, subprocess_env, wait_until
+    from scheduler.testing import subprocess_env, wait_until
     from strategies.models import Strategy
 
     if args.extra:
         call_command("probe", count=args.extra, interval=args.extra_interval, verbosity=0)
         spread_anchors(Schedule, args.extra_interval)
     strategy = Strategy.objects.create(name="bench", interval_seconds=3600)
-    process = manage("runscheduler", env=subprocess_env(DATABASE_URL=url))
-    try:
+    with engine(args.backend, subprocess_env(DATABASE_URL=url)) as processes:
+        process = processes.get("scheduler") or processes["beat"]
         process.wait_for_line("Background scheduler started", timeout=600)
         if args.extra:
             # Warm-up: the slots that fell due while the scheduler started run as one burst;
@@ -101,12 +112,11 @@ def main():
             applied_stop.append((time.monotonic() - saved) * 1000)
             # The next start needs a new anchor, so a new whole second.
             time.sleep(max(0.0, 1.05 - (time.time() % 1)))
-    finally:
-        process.stop()
     print(
         json.dumps(
             {
                 "benchmark": "toggle_latency",
+                "backend": args.backend,
                 "database": "postgresql" if url.startswith("postgres") else "sqlite",
                 "toggles": args.count,
                 "other_schedules": args.extra,

@@ -107,7 +107,7 @@ class ScheduleAdmin(admin.ModelAdmin):
         state = SchedulerState.get()
         extra_context = {
             **(extra_context or {}),
-            "scheduler_state": state,
+            "scheduler_backend": state.describe_backend(),
             "scheduler_holder": state.describe_holder(),
         }
         return super().changelist_view(request, extra_context)

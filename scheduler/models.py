@@ -115,6 +115,13 @@ class SchedulerState(models.Model):
     def get(cls) -> SchedulerState:
         return cls.objects.filter(pk=1).first() or cls(pk=1)
 
+    def describe_backend(self) -> str:
+        """The configured backend, and the last holder's when it differs (a switch)."""
+        backend = settings.SCHEDULER_BACKEND
+        if self.backend and self.backend != backend:
+            backend += f" (the last scheduler to run used {self.backend})"
+        return backend
+
     def describe_holder(self) -> str:
         """`host:pid since <time>, last seen Ns ago`, for admin and `manage.py schedules`."""
         if not self.holder:

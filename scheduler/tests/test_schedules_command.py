@@ -18,7 +18,7 @@ def test_it_lists_every_job_with_trigger_next_run_and_last_outcome(capsys):
     Schedule.objects.filter(job_id="update_exchange_symbols").update(enabled=False)
     call_command("schedules")
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "Backend: -"
+    assert lines[0] == "Backend: apscheduler"
     assert lines[1] == "Scheduler lock holder: no scheduler has run yet"
     rows = {line.split()[0]: line for line in lines[3:]}
     assert set(rows) == {
@@ -43,3 +43,6 @@ def test_the_holder_is_shown_with_its_start_and_when_it_was_last_seen(capsys, st
     page = staff_client.get(reverse("admin:scheduler_schedule_changelist")).content.decode()
     assert "Backend: <strong>apscheduler</strong>" in page
     assert "web-1:4242 since" in page
+    SchedulerState.record_holder("worker-1:99", "celery")
+    call_command("schedules")
+    assert "Backend: apscheduler (the last scheduler to run used celery)" in capsys.readouterr().out

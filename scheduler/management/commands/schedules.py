@@ -12,7 +12,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         state = SchedulerState.get()
-        self.stdout.write(f"Backend: {state.backend or '-'}")
+        self.stdout.write(f"Backend: {state.describe_backend()}")
         self.stdout.write(f"Scheduler lock holder: {state.describe_holder()}")
         rows = [("JOB", "TRIGGER", "ENABLED", "NEXT RUN", "LAST RUN")]
         for schedule in Schedule.objects.all():

@@ -1,0 +1,92 @@
+"""Start the scheduler engine a benchmark measures, on either backend.
+
+`apscheduler`: one `manage.py runscheduler`. `celery`: a private `redis-server` on a free
+port, a prefork `celery -A altar worker` and `manage.py runscheduler` (celery beat).
+"""
+
+import os
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def backend_env(backend: str, redis_url: str = "") -> dict[str, str]:
+    """The environment variables that select `backend` (for this process and children)."""
+    if backend == "celery":
+        return {"SCHEDULER_BACKEND": "celery", "REDIS_URL": redis_url}
+    return {"SCHEDULER_BACKEND": "apscheduler"}
+
+
+@contextmanager
+def redis_for(backend: str):
+    """A private Redis for the celery backend (None otherwise), removed afterwards."""
+    if backend != "celery":
+        yield None
+        return
+    from scheduler.testing import RedisServer
+
+    server = RedisServer().start()
+    try:
+        yield server
+    finally:
+        server.remove()
+
+
+@contextmanager
+def engine(backend: str, env: dict[str, str], concurrency: int = 2):
+    """Yield {"scheduler": process} or {"beat": process, "worker": process}, stopped at
+    the end. The scheduler (or beat) is started last, once the worker is ready."""
+    from scheduler import testing
+
+    processes = {}
+    try:
+        if backend == "celery":
+            processes["worker"] = testing.celery_worker(env, concurrency=concurrency)
+            processes["beat"] = testing.manage("runscheduler", env=env)
+        else:
+            processes["scheduler"] = testing.manage("runscheduler", env=env)
+        yield processes
+    finally:
+        for process in reversed(list(processes.values())):
+            process.stop()
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its descendants (a prefork worker's pool)."""
+    pids = [pid]
+    for child in _children(pid):
+        pids += process_tree(child)
+    return pids
+
+
+def _children(pid: int) -> list[int]:
+    children = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with suppress(OSError):
+            children += [int(c) for c in (task / "children").read_text().split()]
+    return children
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) used by `pid` and its live descendants."""
+    total = 0.0
+    for each in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / TICKS
+    return total
+
+
+def peak_rss_mb(pid: int) -> float:
+    """Peak resident memory of `pid` plus that of its live descendants, in MB."""
+    total = 0
+    for each in process_tree(pid):
+        try:
+            lines = Path(f"/proc/{each}/status").read_text().splitlines()
+        except OSError:
+            continue
+        total += sum(int(line.split()[1]) for line in lines if line.startswith("VmHWM:"))
+    return round(total / 1024, 1)
