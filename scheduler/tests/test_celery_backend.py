@@ -249,3 +249,16 @@ def test_beat_stopped_with_sigterm_exits_cleanly_and_frees_the_lock(hub):
     assert first.stop(signal.SIGTERM) == 0
     hub.beat()  # gets the lock at once: nothing waits for a lease to expire
     wait_for_slots(1)
+
+
+def test_a_run_over_its_timeout_is_stopped_by_the_worker_and_recorded_timed_out(hub):
+    # A plain (sync) function: in-process engines can only record it late; Celery stops it.
+    probe(interval=3600, timeout_seconds=1, kwargs={"sleep": 20})
+    hub.worker()
+    hub.beat()
+    run = testing.wait_until(
+        lambda: JobRun.objects.filter(status=JobRun.TIMED_OUT).first(), RUN_BOUND, "the timeout"
+    )
+    assert (run.finished_at - run.started_at).total_seconds() < 10
+    assert run.summary == "timed out after 1s (stopped by the worker)"
+    assert ProbeRun.objects.get().finished_at is None  # stopped mid-sleep
