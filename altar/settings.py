@@ -299,7 +299,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_TIMEOUT
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULER = "scheduler.beat:HubScheduler"
+CELERY_BEAT_SCHEDULER = "scheduler.backends.celery_beat:HubScheduler"
+# The hub's one task (`scheduler.run_job`); the apps' own `tasks.py` are autodiscovered.
+CELERY_IMPORTS = ["scheduler.backends.celery_tasks"]
 # Keep Django's LOGGING (one line per event, to stdout) in workers and beat.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_WORKER_SEND_TASK_EVENTS = False

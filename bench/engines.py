@@ -5,6 +5,9 @@ port, a prefork `celery -A altar worker` and `manage.py runscheduler` (celery be
 """
 
 import os
+import socket
+import subprocess
+import time
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -20,17 +23,34 @@ def backend_env(backend: str, redis_url: str = "") -> dict[str, str]:
 
 @contextmanager
 def redis_for(backend: str):
-    """A private Redis for the celery backend (None otherwise), removed afterwards."""
+    """A private `redis-server` on a free port for the celery backend (its URL; None for
+    the other backend), stopped afterwards. Started before Django is set up, since the
+    settings read REDIS_URL."""
     if backend != "celery":
         yield None
         return
-    from scheduler.testing import RedisServer
-
-    server = RedisServer().start()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""],
+        stdout=subprocess.DEVNULL,
+    )
     try:
-        yield server
+        deadline = time.monotonic() + 10
+        while (
+            subprocess.run(
+                ["redis-cli", "-p", str(port), "ping"], capture_output=True, text=True
+            ).stdout.strip()
+            != "PONG"
+        ):
+            if time.monotonic() > deadline:
+                raise RuntimeError("redis-server did not start within 10 s")
+            time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
     finally:
-        server.remove()
+        server.terminate()
+        server.wait(10)
 
 
 @contextmanager

@@ -75,8 +75,8 @@ def main():
     parser.add_argument("--backend", choices=["apscheduler", "celery"], default="apscheduler")
     parser.add_argument("--worker-concurrency", type=int, default=2)
     args = parser.parse_args()
-    with redis_for(args.backend) as redis:
-        run(args, redis.url if redis else "")
+    with redis_for(args.backend) as redis_url:
+        run(args, redis_url or "")
 
 
 def run(args, redis_url):

@@ -47,8 +47,8 @@ def main():
     parser.add_argument("--database-url", default="")
     parser.add_argument("--backend", choices=["apscheduler", "celery"], default="apscheduler")
     args = parser.parse_args()
-    with redis_for(args.backend) as redis:
-        run(args, redis.url if redis else "")
+    with redis_for(args.backend) as redis_url:
+        run(args, redis_url or "")
 
 
 def run(args, redis_url):

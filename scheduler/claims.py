@@ -77,7 +77,7 @@ def take_over(schedule: Schedule, slot: datetime, now: datetime) -> JobRun | Non
     if run.status != JobRun.INTERRUPTED:
         return None
     if run.attempt >= schedule.max_attempts:
-        _give_up(run, now)
+        _give_up(run)
         return None
     if (now - slot).total_seconds() > schedule.misfire_grace_seconds:
         return None
@@ -110,7 +110,7 @@ def _owner_dead(run: JobRun, now: datetime) -> bool:
     return _dead_local_owner(run.owner, socket.gethostname())
 
 
-def _give_up(run: JobRun, now: datetime) -> None:
+def _give_up(run: JobRun) -> None:
     """An interrupted run whose every allowed attempt died with its process is failed, so
     a task that kills its worker each time ends instead of being redelivered for ever."""
     if run.attempt < 2:
@@ -128,17 +128,17 @@ def _attempt_record(attempt: int, ended: datetime, error: str) -> dict:
     return {"attempt": attempt, "ended_at": ended.isoformat(), "error": error[:500]}
 
 
-def next_attempt(run: JobRun, error: str, now: datetime) -> bool:
+def next_attempt(run: JobRun, error: str, failed_at: datetime) -> bool:
     """Move our own claim on to its next attempt after a failure (a retry), keeping the
-    failed attempt's error. False when the claim is no longer ours (taken over, or marked
-    interrupted by a stopping scheduler): then nothing more runs."""
-    record = _attempt_record(run.attempt, now, error)
+    failed attempt's error and end time. False when the claim is no longer ours (taken
+    over, or marked interrupted by a stopping scheduler): then nothing more runs."""
+    record = _attempt_record(run.attempt, failed_at, error)
     history = f"attempt {run.attempt}: {error}" + (f"; {run.summary}" if run.summary else "")
     updated = JobRun.objects.filter(
         pk=run.pk, owner=run.owner, attempt=run.attempt, status=JobRun.RUNNING
     ).update(
         attempt=F("attempt") + 1,
-        heartbeat_at=now,
+        heartbeat_at=timezone.now(),
         summary=history[:500],
         attempts=[*run.attempts, record],
     )
@@ -202,10 +202,11 @@ def reap(now: datetime | None = None) -> list[tuple[str, datetime]]:
             "Run of %s slot %s by %s was interrupted", run.job_id, run.scheduled_at, run.owner
         )
         schedule = Schedule.objects.filter(job_id=run.job_id, enabled=True).first()
-        if (
-            schedule
-            and run.attempt < schedule.max_attempts
-            and (now - run.scheduled_at).total_seconds() <= schedule.misfire_grace_seconds
+        if schedule and run.attempt >= schedule.max_attempts:
+            run.refresh_from_db()
+            _give_up(run)
+        elif (
+            schedule and (now - run.scheduled_at).total_seconds() <= schedule.misfire_grace_seconds
         ):
             retry.append((run.job_id, run.scheduled_at))
     return retry

@@ -100,25 +100,18 @@ def _run(job_id: str, slot: datetime) -> str | None:
         return JobRun.SKIPPED
 
     logger.info("Running job %s (slot %s, attempt %d)", job_id, _iso(slot), run.attempt)
-    status, summary, trace = _call_task(schedule, slot, run.attempt)
-    while status == JobRun.FAILED and run.attempt < schedule.max_attempts:
-        # The retry policy: the same claim, the next attempt, after a backoff.
-        delay = claims.retry_delay(schedule.retry_backoff_seconds, run.attempt)
-        logger.warning(
-            "Job %s slot %s attempt %d failed (%s); retrying in %.1fs",
-            job_id,
-            _iso(slot),
-            run.attempt,
-            _one_line(summary),
-            delay,
-        )
-        time.sleep(delay)
-        if not claims.next_attempt(run, _one_line(summary), timezone.now()):
-            logger.error(
-                "Job %s slot %s: claim changed during the backoff; not retried", job_id, _iso(slot)
-            )
-            return None
-        status, summary, trace = _call_task(schedule, slot, run.attempt)
+    try:
+        outcome = _attempts(schedule, slot, run)
+    except BaseException as exc:
+        # Stopped from outside between attempts (a worker's time limit during a backoff,
+        # a shutdown): end the claim now rather than leave it `running` behind a live
+        # heartbeat, then let the exception go on.
+        reason = f"interrupted: {type(exc).__name__} between attempts"
+        hotpath.finish(run, JobRun.INTERRUPTED, timezone.now(), reason, "")
+        raise
+    if outcome is None:
+        return None
+    status, summary, trace = outcome
     if run.attempt > 1:
         summary = f"{summary} (earlier: {run.summary})"
     finished = timezone.now()
@@ -135,6 +128,34 @@ def _run(job_id: str, slot: datetime) -> str | None:
     log = logger.info if status == JobRun.SUCCEEDED else logger.error
     log("Job %s %s in %.3fs: %s", job_id, status, took, summary)
     return status
+
+
+def _attempts(schedule: Schedule, slot: datetime, run: JobRun) -> tuple[str, str, str] | None:
+    """Call the task, and again after a backoff while it fails and the schedule allows
+    more attempts; return the last attempt's (status, summary, traceback), or None when
+    the claim stopped being ours during a backoff."""
+    status, summary, trace = _call_task(schedule, slot, run.attempt)
+    while status == JobRun.FAILED and run.attempt < schedule.max_attempts:
+        failed_at = timezone.now()
+        delay = claims.retry_delay(schedule.retry_backoff_seconds, run.attempt)
+        logger.warning(
+            "Job %s slot %s attempt %d failed (%s); retrying in %.1fs",
+            schedule.job_id,
+            _iso(slot),
+            run.attempt,
+            _one_line(summary),
+            delay,
+        )
+        time.sleep(delay)
+        if not claims.next_attempt(run, _one_line(summary), failed_at):
+            logger.error(
+                "Job %s slot %s: claim changed during the backoff; not retried",
+                schedule.job_id,
+                _iso(slot),
+            )
+            return None
+        status, summary, trace = _call_task(schedule, slot, run.attempt)
+    return status, summary, trace
 
 
 def _record_late(schedule: Schedule, slot: datetime, lateness: float) -> str | None:

@@ -1,8 +1,7 @@
 """Scheduler engines. Each is a projection of the `Schedule` rows into one engine.
 
 `BACKENDS` maps the `SCHEDULER_BACKEND` setting to the class, like Django's mail backends.
-Only this package, `scheduler/beat.py`, `scheduler/tasks.py` and `altar/celery.py` import
-`apscheduler` or `celery`.
+Only this package and `altar/celery.py` import `apscheduler` or `celery`.
 """
 
 from django.conf import settings

@@ -1,7 +1,7 @@
 """The Celery engine: each enabled schedule's next slot on a heap, sent by celery beat.
 
-It runs inside beat (`scheduler.beat.HubScheduler`), under the same `SchedulerRunner` as
-the APScheduler engine: the runner's bookkeeping thread holds the scheduler lock, follows
+It runs inside beat (`celery_beat.HubScheduler`), under the same `SchedulerRunner` as the
+APScheduler engine: the runner's bookkeeping thread holds the scheduler lock, follows
 changes (`reconcile`), stamps and reaps claims; beat's own loop calls `take_due` every tick
 and sends one `scheduler.run_job` message per slot. Workers run the slot through the one
 execution path, which claims and records it.
@@ -179,3 +179,20 @@ class CeleryBackend(ReconcilingBackend):
         self.stop_firing()
         self.housekeeping(force=True)
         return 0
+
+
+def broker_status(timeout: float = 3.0) -> tuple[bool, str]:
+    """Whether the broker answers, within `timeout` seconds: (ok, message). For health
+    checks; the message never contains the broker URL (it may hold a password)."""
+    from celery import current_app
+    from django.conf import settings
+
+    if not settings.CELERY_BROKER_URL:
+        return False, "no broker: REDIS_URL is not set"
+    try:
+        with current_app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1, timeout=timeout)
+            connection.default_channel.client.ping()
+    except Exception as exc:
+        return False, f"broker unreachable: {type(exc).__name__}"
+    return True, "broker ok"

@@ -161,3 +161,13 @@ def test_a_late_result_never_overwrites_the_attempt_that_took_the_claim_over():
     assert (row.status, row.attempt) == (JobRun.RUNNING, 2)
     assert hotpath.finish(second, JobRun.SUCCEEDED, timezone.now(), "done", "")
     assert JobRun.objects.get().status == JobRun.SUCCEEDED
+
+
+@pytest.mark.django_db
+def test_the_reaper_fails_a_run_whose_last_allowed_attempt_died():
+    Schedule.objects.create(job_id="probe_1", task="probe", interval_seconds=3600, max_attempts=2)
+    orphan(this_second(), attempt=2)
+    assert claims.reap() == []
+    run = JobRun.objects.get()
+    assert run.status == JobRun.FAILED
+    assert run.summary.startswith("failed: gave up after 2 attempts; last: interrupted: owner")

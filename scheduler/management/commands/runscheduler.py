@@ -19,7 +19,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         if settings.SCHEDULER_BACKEND == "celery":
-            return self.run_beat(options["verbosity"])
+            return self.run_beat(options["verbosity"])  # the backend's own scheduler process
         try:
             self.runner = SchedulerRunner()
         except ValueError as exc:
@@ -44,17 +44,9 @@ class Command(BaseCommand):
     def run_beat(self, verbosity: int) -> str:
         """celery beat with the hub's scheduler class; beat's own SIGTERM/SIGINT handling
         stops it and releases the scheduler lock."""
-        from celery.apps.beat import Beat
+        from scheduler.backends.celery_beat import run_beat
 
-        from altar.celery import app
-
-        Beat(
-            app=app,
-            scheduler=settings.CELERY_BEAT_SCHEDULER,
-            loglevel=settings.LOG_LEVEL,
-            no_color=True,
-            quiet=verbosity < 1,
-        ).run()
+        run_beat(quiet=verbosity < 1)
         return "Scheduler stopped"
 
     def on_signal(self, signum, frame):

@@ -1,5 +1,7 @@
 """The one Celery task (SCHEDULER_BACKEND=celery): run a slot through the execution path.
 
+Loaded by every worker through the `CELERY_IMPORTS` setting.
+
 Beat sends `scheduler.run_job` with the job id and the slot; the worker calls
 `scheduler.execution.run_job`, which claims the slot, runs it, retries it per the schedule's
 policy and records it, exactly as under APScheduler. Delivery is at least once (late
@@ -19,7 +21,7 @@ from celery import shared_task
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 
-from . import claims, execution
+from .. import claims, execution
 
 logger = logging.getLogger("scheduler")
 

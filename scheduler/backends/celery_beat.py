@@ -25,8 +25,8 @@ from django.utils import timezone
 from django_celery_beat.schedulers import DatabaseScheduler
 from kombu.utils.objects import cached_property
 
-from .continuity import record_dropped
-from .runner import SchedulerRunner
+from ..continuity import record_dropped
+from ..runner import SchedulerRunner
 
 logger = logging.getLogger("scheduler")
 
@@ -146,3 +146,18 @@ class HubScheduler(DatabaseScheduler):
             self.runner.stop(settings.SCHEDULER_SHUTDOWN_GRACE)
             self.runner = None
         self._drop_connection()
+
+
+def run_beat(quiet: bool = False) -> None:
+    """Run celery beat with `HubScheduler` in this process until SIGTERM or SIGINT
+    (`manage.py runscheduler` on the Celery backend)."""
+    from celery import current_app
+    from celery.apps.beat import Beat
+
+    Beat(
+        app=current_app,
+        scheduler=settings.CELERY_BEAT_SCHEDULER,
+        loglevel=settings.LOG_LEVEL,
+        no_color=True,
+        quiet=quiet,
+    ).run()
