@@ -225,3 +225,28 @@ class HealthReport(models.Model):
     @classmethod
     def latest(cls) -> HealthReport | None:
         return cls.objects.order_by("-created_at").first()
+
+
+class Backfill(models.Model):
+    """Progress of `manage.py backfill_candles` for one symbol, timeframe and start, so an
+    interrupted backfill resumes after the last page it stored."""
+
+    symbol = models.ForeignKey(Symbol, on_delete=models.CASCADE, related_name="backfills")
+    timeframe = models.CharField(max_length=4)
+    since = models.DateTimeField()
+    cursor = models.DateTimeField(
+        null=True, blank=True, help_text="Open time of the newest candle stored so far."
+    )
+    candles = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["symbol", "timeframe", "since"], name="backfill_unique_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.symbol} {self.timeframe} since {self.since:%Y-%m-%d}"
