@@ -8,13 +8,12 @@ stored page, and a finished backfill run again changes nothing.
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import threading
 import time
 from datetime import UTC, datetime
 
-from asgiref.sync import sync_to_async
+from asgiref.sync import async_to_sync, sync_to_async
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -59,7 +58,9 @@ class Command(BaseCommand):
         self.shutdown = False
         previous = self._trap_signals()
         try:
-            return asyncio.run(self.backfill(exchange, symbol, timeframe, since))
+            # async_to_sync, not asyncio.run: the ORM calls then run in this thread, on
+            # this thread's connection (and transaction).
+            return async_to_sync(self.backfill)(exchange, symbol, timeframe, since)
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
