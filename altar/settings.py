@@ -251,7 +251,10 @@ MARKET_DATA_LOOKBACK_CANDLES = _int("MARKET_DATA_LOOKBACK_CANDLES", 500)
 MARKET_DATA_CONCURRENCY = _int("MARKET_DATA_CONCURRENCY", 8)
 # Network and rate-limit errors: tries per request, and the first backoff (doubled each time).
 MARKET_DATA_RETRIES = _int("MARKET_DATA_RETRIES", 3)
-MARKET_DATA_RETRY_BACKOFF = float(env.str("MARKET_DATA_RETRY_BACKOFF", default="1.0"))
+try:
+    MARKET_DATA_RETRY_BACKOFF = float(env.str("MARKET_DATA_RETRY_BACKOFF", default="1.0"))
+except ValueError:
+    raise ImproperlyConfigured("MARKET_DATA_RETRY_BACKOFF must be a number of seconds") from None
 # Candles older than this are deleted by cleanup_old_data; run history after its own period.
 MARKET_DATA_RETENTION_DAYS = _int("MARKET_DATA_RETENTION_DAYS", 365)
 RUN_HISTORY_RETENTION_DAYS = _int("RUN_HISTORY_RETENTION_DAYS", 30)
