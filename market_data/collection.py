@@ -3,7 +3,7 @@
 1. Plan: for each collectable symbol and timeframe, start at the newest stored candle (it may
    have been forming when stored, so it is fetched again) or, with none stored, at
    `MARKET_DATA_LOOKBACK_CANDLES` before now.
-2. Fetch page after page until a short page (or the present) is reached; network and
+2. Fetch page after page until an empty page or the present is reached; network and
    rate-limit errors are retried with doubling pauses, `MARKET_DATA_RETRIES` times.
 3. Each page is cleaned (duplicates dropped, sorted, misaligned rows refused), its gaps
    counted, and upserted in its own transaction: an interrupted run leaves whole pages.
@@ -92,11 +92,10 @@ async def collect_one(
     symbol: Symbol,
     timeframe: str,
     since_ms: int | None = None,
-    until_ms: int | None = None,
     on_page: Callable[[int, int], Awaitable[None]] | None = None,
 ) -> Outcome:
     """Fetch and store `symbol`'s `timeframe` candles from `since_ms` (default: as in the
-    module docstring) to the present or `until_ms`; provider errors are caught into the
+    module docstring) to the present; provider errors are caught into the
     outcome. `on_page(newest open time, count)` is awaited after each stored page."""
     step = timeframe_ms(timeframe)
     outcome = Outcome()
@@ -118,8 +117,6 @@ async def collect_one(
                 )
             )
             rows, gaps = clean_page([r for r in rows if r[0] >= cursor], timeframe)
-            if until_ms is not None:
-                rows = [r for r in rows if r[0] <= until_ms]
             if not rows:
                 break
             if previous is not None and rows[0][0] > previous + step:
@@ -136,8 +133,6 @@ async def collect_one(
             if previous + step >= now_ms - now_ms % step:
                 break  # caught up: this was the newest (perhaps forming) candle
             since_ms = previous + step
-            if until_ms is not None and since_ms > until_ms:
-                break
     except ProviderError as exc:
         outcome.error = str(exc)[:500]
     return outcome

@@ -13,6 +13,8 @@ from market_data.jobs import collect_crypto_data
 from market_data.models import Candle, Exchange, Symbol
 from market_data.providers.simulated import SimulatedProvider
 from market_data.timeframes import to_ms
+from scheduler.execution import run_job
+from scheduler.models import JobRun
 
 from .offline import HOUR_MS, SyntheticBinance, install
 
@@ -36,6 +38,15 @@ def test_a_fresh_database_gets_the_lookback_then_only_new_candles(btc):
     assert btc.candles.get(open_time=times[-1]).close == first_close
     btc.refresh_from_db()
     assert btc.last_error == "" and btc.last_collected_at is not None
+
+
+def test_the_scheduler_runs_it_and_keeps_the_summary(btc):
+    """Through the one execution path the engines call, as the built-in schedule does."""
+    with time_machine.travel(NOW, tick=False):
+        assert run_job("collect_crypto_data") == JobRun.SUCCEEDED
+    run = JobRun.objects.get(job_id="collect_crypto_data")
+    assert run.summary == "1 symbol, 500 candles, 0 errors"
+    assert btc.candles.count() == 500
 
 
 def test_untracked_inactive_and_disabled_ones_are_left_alone(btc, simulated):
