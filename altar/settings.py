@@ -328,3 +328,32 @@ LOGGING = {
         "apscheduler.scheduler": {"level": "WARNING"},
     },
 }
+
+# --- Market data -------------------------------------------------------------------------
+# Where candles come from: `simulated` (offline, deterministic; the default), `replay` (CSV
+# files in MARKET_DATA_REPLAY_DIR) or `ccxt` (the real exchanges enabled in admin).
+MARKET_DATA_PROVIDER = env.str("MARKET_DATA_PROVIDER", default="simulated").strip().lower()
+MARKET_DATA_REPLAY_DIR = env.str("MARKET_DATA_REPLAY_DIR", default=str(BASE_DIR / "replay"))
+# Candles fetched for a symbol and timeframe that has none stored yet.
+MARKET_DATA_LOOKBACK_CANDLES = _int("MARKET_DATA_LOOKBACK_CANDLES", 500)
+# Symbols fetched at once per collection run (each exchange also applies its rate limit).
+MARKET_DATA_CONCURRENCY = _int("MARKET_DATA_CONCURRENCY", 8)
+# Network and rate-limit errors: tries per request, and the first backoff (doubled each time).
+MARKET_DATA_RETRIES = _int("MARKET_DATA_RETRIES", 3)
+try:
+    MARKET_DATA_RETRY_BACKOFF = float(env.str("MARKET_DATA_RETRY_BACKOFF", default="1.0"))
+except ValueError:
+    raise ImproperlyConfigured("MARKET_DATA_RETRY_BACKOFF must be a number of seconds") from None
+# Candles older than this are deleted by cleanup_old_data; run history after its own period.
+MARKET_DATA_RETENTION_DAYS = _int("MARKET_DATA_RETENTION_DAYS", 365)
+RUN_HISTORY_RETENTION_DAYS = _int("RUN_HISTORY_RETENTION_DAYS", 30)
+# Rows deleted per transaction by cleanup_old_data.
+CLEANUP_BATCH_SIZE = _int("CLEANUP_BATCH_SIZE", 5000)
+# Keys for exchange credentials at rest (Fernet keys, comma-separated, newest first: the
+# first encrypts, all decrypt, so a key can be rotated without losing stored credentials).
+FIELD_ENCRYPTION_KEY = env.list("FIELD_ENCRYPTION_KEY", default=[])
+# The recorded candles and exchange responses the tests replay (never shipped).
+SHARED_DATA_DIR = env.str("SHARED_DATA_DIR", default=str(BASE_DIR.parent / "shared" / "data"))
+# health_check calls a series stale when its newest candle closed more than two timeframes
+# plus this many seconds ago (the collection interval, 10 minutes, plus slack).
+MARKET_DATA_FRESHNESS_GRACE = _int("MARKET_DATA_FRESHNESS_GRACE", 900)

@@ -1,4 +1,5 @@
-"""`manage.py seed_demo`: a staff account and three demo strategies. Safe to run again."""
+"""`manage.py seed_demo`: a staff account, three demo strategies and the simulated exchange
+with its demo symbols tracked. Safe to run again."""
 
 import os
 import secrets
@@ -6,6 +7,7 @@ import secrets
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
+from market_data.models import Exchange, Symbol
 from strategies.models import Strategy
 
 DEMO_STRATEGIES = [
@@ -14,11 +16,16 @@ DEMO_STRATEGIES = [
     {"name": "Demo SOL scalp", "symbol": "SOL/USDT", "timeframe": "1m", "interval_seconds": 30},
 ]
 
+# Tracked on the offline simulated exchange, so the first collection shows data.
+DEMO_SYMBOLS = [("BTC/USDT", "BTC", "USDT"), ("ETH/USDT", "ETH", "USDT")]
+DEMO_TIMEFRAMES = "1m,1h"
+
 
 class Command(BaseCommand):
     help = (
         "Create the demo staff account (password from DEMO_ADMIN_PASSWORD, or generated and "
-        "printed once) and three inactive demo strategies. Existing ones are left as they are."
+        "printed once), three inactive demo strategies and the simulated exchange with BTC/USDT "
+        "and ETH/USDT tracked (1m, 1h). Existing ones are left as they are."
     )
 
     def add_arguments(self, parser):
@@ -47,4 +54,23 @@ class Command(BaseCommand):
             )
             created += new
         existing = len(DEMO_STRATEGIES) - created
-        return f"Demo ready: {created} strategies created, {existing} already there"
+        exchange, _ = Exchange.objects.get_or_create(
+            ccxt_id="simulated", defaults={"name": "Simulated market"}
+        )
+        tracked = 0
+        for symbol, base, quote in DEMO_SYMBOLS:
+            _, new = Symbol.objects.get_or_create(
+                exchange=exchange,
+                symbol=symbol,
+                defaults={
+                    "base": base,
+                    "quote": quote,
+                    "tracked": True,
+                    "timeframes": DEMO_TIMEFRAMES,
+                },
+            )
+            tracked += new
+        return (
+            f"Demo ready: {created} strategies created, {existing} already there; "
+            f"{tracked} simulated symbols tracked"
+        )

@@ -1,0 +1,145 @@
+"""Admin for exchanges (write-only credentials), symbols (track/untrack) and candles
+(read-only), plus the health reports."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.utils.translation import ngettext
+
+from .crypto import CredentialsError
+from .models import Candle, Exchange, HealthReport, Symbol
+
+
+class ExchangeForm(forms.ModelForm):
+    """API credentials are write-only: the fields are always shown empty and a blank
+    submission keeps what is stored; "clear credentials" removes them."""
+
+    api_key = forms.CharField(
+        label="API key",
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Optional; market data is public. Leave blank to keep the stored key.",
+    )
+    api_secret = forms.CharField(
+        label="API secret",
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Encrypted at rest with FIELD_ENCRYPTION_KEY; never shown again.",
+    )
+    clear_credentials = forms.BooleanField(required=False, help_text="Remove stored credentials.")
+
+    class Meta:
+        model = Exchange
+        fields = ["ccxt_id", "name", "enabled"]
+
+    def clean(self):
+        data = super().clean()
+        key, secret = data.get("api_key", ""), data.get("api_secret", "")
+        if (key or secret) and not data.get("clear_credentials"):
+            if not (key and secret):
+                raise forms.ValidationError("Give both the API key and the secret.")
+            try:
+                self.instance.set_credentials(key, secret)
+            except CredentialsError as exc:
+                raise forms.ValidationError(f"Cannot store the credentials: {exc}.") from None
+        elif data.get("clear_credentials"):
+            self.instance.set_credentials("", "")
+        return data
+
+
+@admin.register(Exchange)
+class ExchangeAdmin(admin.ModelAdmin):
+    form = ExchangeForm
+    list_display = ["ccxt_id", "name", "enabled", "has_credentials", "created_at"]
+    list_filter = ["enabled"]
+    search_fields = ["ccxt_id", "name"]
+    actions = ["reencrypt"]
+
+    @admin.display(boolean=True, description="credentials")
+    def has_credentials(self, obj: Exchange) -> bool:
+        return obj.has_credentials
+
+    @admin.action(description="Re-encrypt credentials with the newest key", permissions=["change"])
+    def reencrypt(self, request, queryset):
+        done = 0
+        for exchange in queryset:
+            try:
+                exchange.rotate_credentials()
+            except CredentialsError as exc:
+                self.message_user(request, f"{exchange.ccxt_id}: {exc}", messages.ERROR)
+            else:
+                done += exchange.has_credentials
+        self.message_user(
+            request,
+            ngettext("%d exchange re-encrypted.", "%d exchanges re-encrypted.", done) % done,
+            messages.SUCCESS,
+        )
+
+
+@admin.register(Symbol)
+class SymbolAdmin(admin.ModelAdmin):
+    list_display = [
+        "symbol",
+        "exchange",
+        "tracked",
+        "active",
+        "timeframes",
+        "last_collected_at",
+        "last_error",
+    ]
+    list_filter = ["tracked", "active", "exchange", "quote"]
+    search_fields = ["symbol", "base", "quote"]
+    readonly_fields = ["last_collected_at", "last_error"]
+    actions = ["track", "untrack"]
+
+    @admin.action(description="Track selected symbols", permissions=["change"])
+    def track(self, request, queryset):
+        count = queryset.update(tracked=True)
+        self.message_user(
+            request,
+            ngettext("%d symbol tracked.", "%d symbols tracked.", count) % count,
+            messages.SUCCESS,
+        )
+
+    @admin.action(
+        description="Untrack selected symbols (their candles are kept)", permissions=["change"]
+    )
+    def untrack(self, request, queryset):
+        count = queryset.update(tracked=False)
+        self.message_user(
+            request,
+            ngettext("%d symbol untracked.", "%d symbols untracked.", count) % count,
+            messages.SUCCESS,
+        )
+
+
+@admin.register(Candle)
+class CandleAdmin(admin.ModelAdmin):
+    list_display = ["symbol", "timeframe", "open_time", "open", "high", "low", "close", "volume"]
+    list_filter = ["timeframe", "symbol__exchange", "symbol"]
+    list_select_related = ["symbol__exchange"]
+    search_fields = ["symbol__symbol"]
+    date_hierarchy = "open_time"
+    # Counting millions of rows for the paginator is slow on PostgreSQL.
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(HealthReport)
+class HealthReportAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "status", "summary"]
+    list_filter = ["status"]
+    readonly_fields = ["created_at", "status", "summary", "checks"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

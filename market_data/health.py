@@ -1,0 +1,60 @@
+"""The market-data part of the health check, and the record every check leaves.
+
+The scheduler's `health_check` job checks the database, the broker and its own lock, asks
+`freshness_check()` about the data, and stores the outcome with `record_report()`; pages and
+`/healthz` read `HealthReport.latest()` instead of re-running anything.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from .models import Candle, HealthReport, Symbol
+from .timeframes import timeframe_ms
+
+SHOWN = 5  # stale series named in the message; the rest are counted
+
+
+def freshness_check() -> dict[str, str]:
+    """How old the newest candle of each tracked symbol and timeframe is, against its
+    timeframe: a series is stale when its newest candle closed more than two timeframes
+    plus MARKET_DATA_FRESHNESS_GRACE (the collection interval) ago, or has no candle."""
+    now = timezone.now()
+    grace = timedelta(seconds=settings.MARKET_DATA_FRESHNESS_GRACE)
+    series, stale = 0, []
+    for symbol in Symbol.objects.collectable().select_related("exchange"):
+        for timeframe in symbol.timeframe_list():
+            series += 1
+            step = timedelta(milliseconds=timeframe_ms(timeframe))
+            newest = Candle.objects.newest_open_time(symbol, timeframe)
+            name = f"{symbol.exchange.ccxt_id} {symbol.symbol} {timeframe}"
+            if newest is None:
+                stale.append(f"{name} (no candles)")
+            elif now - (newest + step) > 2 * step + grace:
+                minutes = (now - (newest + step)).total_seconds() / 60
+                stale.append(f"{name} ({minutes:.0f} min old)")
+    if not series:
+        return {"name": "data freshness", "status": "ok", "message": "no tracked symbols"}
+    if not stale:
+        return {
+            "name": "data freshness",
+            "status": "ok",
+            "message": f"{series} series fresh",
+        }
+    more = f" and {len(stale) - SHOWN} more" if len(stale) > SHOWN else ""
+    return {
+        "name": "data freshness",
+        "status": HealthReport.WARN,
+        "message": f"{len(stale)} of {series} series stale: {', '.join(stale[:SHOWN])}{more}",
+    }
+
+
+def record_report(checks: list[dict[str, str]]) -> HealthReport:
+    """Store the checks; the report's status is the worst of theirs."""
+    order = [HealthReport.OK, HealthReport.WARN, HealthReport.FAIL]
+    status = max((c["status"] for c in checks), key=order.index, default=HealthReport.OK)
+    summary = "; ".join(f"{c['name']} {c['status']}" for c in checks)
+    return HealthReport.objects.create(status=status, summary=summary[:500], checks=checks)
