@@ -14,6 +14,7 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from .backends import get_backend_class
 from .models import JobRun, ProbeRun, SchedulerState
 
 DATA_CLEANUP = "market_data.retention.delete_old_market_data"
@@ -65,13 +66,7 @@ def _database() -> dict[str, str]:
 
 
 def _broker() -> dict[str, str]:
-    if settings.SCHEDULER_BACKEND != "celery":
-        return _check("broker", True, "not used (apscheduler backend)")
-    try:
-        from altar.celery import broker_status
-    except ImportError:
-        return _check("broker", False, "unknown: celery backend not installed", bad="warn")
-    ok, message = broker_status()
+    ok, message = get_backend_class().broker_status()
     return _check("broker", ok, message)
 
 

@@ -284,7 +284,9 @@ class RedisServer:
         ).stdout.strip()
 
 
-def celery_worker(env: dict[str, str], concurrency: int = 2, name: str = "w1") -> Process:
+def celery_worker(
+    env: dict[str, str], concurrency: int = 2, name: str = "w1", loglevel: str = "INFO"
+) -> Process:
     """A real `celery -A altar worker` (prefork) on the test database, started and ready."""
     worker = Process(
         [
@@ -297,7 +299,7 @@ def celery_worker(env: dict[str, str], concurrency: int = 2, name: str = "w1") -
             "--concurrency",
             str(concurrency),
             "--loglevel",
-            "INFO",
+            loglevel,
             "--hostname",
             f"{name}@%h",
             "--without-gossip",

@@ -58,6 +58,12 @@ class SchedulerBackend:
         were still running when the grace ran out."""
         raise NotImplementedError
 
+    @classmethod
+    def broker_status(cls) -> tuple[bool, str]:
+        """(ok, message) about the engine's message broker, for health checks; an engine
+        without one is always fine."""
+        return True, f"not used ({cls.name} backend)"
+
 
 class ReconcilingBackend(SchedulerBackend):
     """An engine holding one job per enabled schedule, kept in step with the rows.

@@ -180,6 +180,10 @@ class CeleryBackend(ReconcilingBackend):
         self.housekeeping(force=True)
         return 0
 
+    @classmethod
+    def broker_status(cls) -> tuple[bool, str]:
+        return broker_status()
+
 
 def broker_status(timeout: float = 3.0) -> tuple[bool, str]:
     """Whether the broker answers, within `timeout` seconds: (ok, message). For health
@@ -190,7 +194,7 @@ def broker_status(timeout: float = 3.0) -> tuple[bool, str]:
     if not settings.CELERY_BROKER_URL:
         return False, "no broker: REDIS_URL is not set"
     try:
-        with current_app.connection_for_write() as connection:
+        with current_app.connection_for_write(settings.CELERY_BROKER_URL) as connection:
             connection.ensure_connection(max_retries=1, timeout=timeout)
             connection.default_channel.client.ping()
     except Exception as exc:
