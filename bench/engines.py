@@ -62,9 +62,7 @@ def engine(backend: str, env: dict[str, str], concurrency: int = 2):
     processes = {}
     try:
         if backend == "celery":
-            processes["worker"] = testing.celery_worker(
-                env, concurrency=concurrency, loglevel=env.get("LOG_LEVEL", "INFO")
-            )
+            processes["worker"] = testing.celery_worker(env, concurrency=concurrency)
             processes["beat"] = testing.manage("runscheduler", env=env)
         else:
             processes["scheduler"] = testing.manage("runscheduler", env=env)

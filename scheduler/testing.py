@@ -284,9 +284,7 @@ class RedisServer:
         ).stdout.strip()
 
 
-def celery_worker(
-    env: dict[str, str], concurrency: int = 2, name: str = "w1", loglevel: str = "INFO"
-) -> Process:
+def celery_worker(env: dict[str, str], concurrency: int = 2, name: str = "w1") -> Process:
     """A real `celery -A altar worker` (prefork) on the test database, started and ready."""
     worker = Process(
         [
@@ -299,7 +297,7 @@ def celery_worker(
             "--concurrency",
             str(concurrency),
             "--loglevel",
-            loglevel,
+            "INFO",  # its "ready." line is how callers know it consumes
             "--hostname",
             f"{name}@%h",
             "--without-gossip",
