@@ -291,7 +291,9 @@ CELERY_VISIBILITY_TIMEOUT = _int("CELERY_VISIBILITY_TIMEOUT", 300)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
     "socket_connect_timeout": REDIS_TIMEOUT,
-    "socket_timeout": 30,
+    # Bounds a publish or a ping to a Redis that accepts connections but does not answer
+    # (paused, overloaded); a worker's blocking reads wait at most 1 s, well inside it.
+    "socket_timeout": 10,
     "socket_keepalive": True,
     # Hosted Redis (Upstash, Heroku) drops idle connections: check before reuse.
     "health_check_interval": 25,

@@ -15,7 +15,7 @@ from django_celery_beat.models import PeriodicTask
 
 from . import registry
 from .backends import beat_projection
-from .models import JobRun, Schedule, SchedulerState
+from .models import JobRun, Schedule, SchedulerState, queue_names
 
 STRATEGY_PREFIX = "strategy_"
 
@@ -27,6 +27,10 @@ for model in (DjangoJob, DjangoJobExecution):
 class ScheduleForm(forms.ModelForm):
     task = forms.ChoiceField(
         choices=registry.task_choices, help_text="A task from the hub's registry."
+    )
+    queue = forms.ChoiceField(
+        choices=lambda: [(name, name) for name in queue_names()],
+        help_text="The Celery queue its runs are sent to (celery backend).",
     )
 
     class Meta:
@@ -48,6 +52,7 @@ class ScheduleForm(forms.ModelForm):
             "timeout_seconds",
             "misfire_grace_seconds",
             "max_attempts",
+            "retry_backoff_seconds",
             "queue",
             "max_running",
         ]
@@ -94,6 +99,7 @@ class ScheduleAdmin(admin.ModelAdmin):
                     "timeout_seconds",
                     "misfire_grace_seconds",
                     "max_attempts",
+                    "retry_backoff_seconds",
                     "queue",
                     "max_running",
                 ]

@@ -5,8 +5,9 @@ row (unique per job and slot), or an UPDATE filtered on the state it expects. A 
 owner stopped heartbeating is marked interrupted, and may be taken over as the next attempt
 on the same row, while the schedule allows more attempts and the slot is inside its grace.
 
-Heartbeats: the scheduler process stamps `heartbeat_at` on its running claims every
-`SCHEDULER_HEARTBEAT_SECONDS` (default 5 s); a claim is stale after three missed beats.
+Heartbeats: every process that runs jobs (the scheduler, each Celery worker process) stamps
+`heartbeat_at` on the claims it is executing every `SCHEDULER_HEARTBEAT_SECONDS` (default
+5 s); a claim is stale after three missed beats.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import logging
 import os
 import random
 import socket
+import threading
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -150,11 +153,22 @@ def next_attempt(run: JobRun, error: str, failed_at: datetime) -> bool:
     return True
 
 
-def retry_delay(base: int, attempt: int, cap: int = 600) -> float:
+# The longest wait between two attempts (seconds).
+RETRY_BACKOFF_CAP = 600
+
+
+def retry_delay(base: int, attempt: int) -> float:
     """Exponential backoff with jitter: about `base` × 2^(attempt-1), capped, each wait
     drawn from its upper half so retries of many jobs do not land together."""
-    ceiling = min(cap, base * 2 ** (attempt - 1))
+    ceiling = min(RETRY_BACKOFF_CAP, base * 2 ** (attempt - 1))
     return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+def time_budget(timeout: int, max_attempts: int, backoff: int) -> int:
+    """The longest a run may take with all its attempts: each attempt's timeout plus the
+    longest waits between them (an engine that can stop a run uses this as its limit)."""
+    waits = sum(min(RETRY_BACKOFF_CAP, backoff * 2 ** (n - 1)) for n in range(1, max_attempts))
+    return timeout * max_attempts + waits
 
 
 def interrupt(run: JobRun, now: datetime, reason: str = "") -> bool:
@@ -170,9 +184,32 @@ def interrupt(run: JobRun, now: datetime, reason: str = "") -> bool:
     )
 
 
+# The claims this process is executing right now (run ids). Only these get heartbeats: a
+# claim whose run ended without being recorded (its final write failed) must go stale and
+# be reaped, not be kept alive for as long as its process lives.
+_live: set[int] = set()
+_live_lock = threading.Lock()
+
+
+@contextmanager
+def executing(run: JobRun):
+    """Mark `run` as executing in this process for the duration of the block."""
+    with _live_lock:
+        _live.add(run.pk)
+    try:
+        yield run
+    finally:
+        with _live_lock:
+            _live.discard(run.pk)
+
+
 def beat(now: datetime | None = None) -> int:
-    """Stamp the heartbeat of this process's running claims (one UPDATE)."""
-    return JobRun.objects.filter(owner=owner_name(), status=JobRun.RUNNING).update(
+    """Stamp the heartbeat of the claims this process is executing (one UPDATE)."""
+    with _live_lock:
+        live = list(_live)
+    if not live:
+        return 0
+    return JobRun.objects.filter(pk__in=live, owner=owner_name(), status=JobRun.RUNNING).update(
         heartbeat_at=now or timezone.now()
     )
 

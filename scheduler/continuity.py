@@ -19,11 +19,14 @@ from .slots import count_slots
 logger = logging.getLogger("scheduler")
 
 
-def resume_point(schedule: Schedule, now: datetime) -> datetime | None:
+def resume_point(
+    schedule: Schedule, now: datetime, last_sent: datetime | None = None
+) -> datetime | None:
     """The slot the engine should fire next after a stop, recording the gap as missed.
 
-    1. The gap starts after the last recorded slot — or, for a job never run since it was
-       enabled, at its first slot after being enabled.
+    1. The gap starts after the last recorded slot (or the last slot already sent to a
+       queue, `last_sent`, whose message may still be waiting for a worker) — or, for a
+       job never run since it was enabled, at its first slot after being enabled.
     2. No due slot in the gap: resume at its first slot.
     3. The latest due slot is inside the grace: resume there (it runs once, coalesced);
        the slots before it are one missed record.
@@ -31,7 +34,10 @@ def resume_point(schedule: Schedule, now: datetime) -> datetime | None:
     """
     timing = schedule.timing
     since = (schedule.enabled_at or schedule.created_at or now).replace(microsecond=0)
-    last = JobRun.objects.last_slot(schedule.job_id)
+    last = max(
+        (slot for slot in (JobRun.objects.last_slot(schedule.job_id), last_sent) if slot),
+        default=None,
+    )
     first = (
         timing.next_slot(last)
         if last and last >= since
@@ -59,10 +65,13 @@ def resume_point(schedule: Schedule, now: datetime) -> datetime | None:
     return resume
 
 
-def resume_points(now: datetime) -> dict[str, datetime | None]:
+def resume_points(
+    now: datetime, last_sent: dict[str, datetime] | None = None
+) -> dict[str, datetime | None]:
     """`resume_point` for every enabled schedule."""
+    last_sent = last_sent or {}
     return {
-        schedule.job_id: resume_point(schedule, now)
+        schedule.job_id: resume_point(schedule, now, last_sent.get(schedule.job_id))
         for schedule in Schedule.objects.filter(enabled=True)
     }
 

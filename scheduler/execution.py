@@ -99,6 +99,12 @@ def _run(job_id: str, slot: datetime) -> str | None:
         logger.warning("Skipped %s slot %s: previous run still going", job_id, _iso(slot))
         return JobRun.SKIPPED
 
+    with claims.executing(run):
+        return _execute(schedule, slot, run)
+
+
+def _execute(schedule: Schedule, slot: datetime, run: JobRun) -> str | None:
+    job_id = schedule.job_id
     logger.info("Running job %s (slot %s, attempt %d)", job_id, _iso(slot), run.attempt)
     try:
         outcome = _attempts(schedule, slot, run)

@@ -137,6 +137,10 @@ class PostgresLock(SchedulerLock):
                 return cursor.fetchone()
 
     def try_acquire(self) -> bool:
+        if self._conn is not None and self._keeper is not None and self._keeper.is_alive():
+            # PostgreSQL would grant the session its own lock again (it stacks): never take
+            # it twice, or one release would not free it.
+            return self.still_held()
         asked = time.monotonic()
         try:
             got = self._query("SELECT pg_try_advisory_lock(%s)", [LOCK_KEY])[0]

@@ -35,6 +35,19 @@ def validate_timezone(value: str) -> None:
         raise ValidationError(str(exc).capitalize() + ".") from None
 
 
+def queue_names() -> list[str]:
+    return [queue.name for queue in settings.CELERY_TASK_QUEUES]
+
+
+def validate_queue(value: str) -> None:
+    """Only a declared queue: a message sent to any other would wait for a worker that
+    never comes (a plain `celery -A altar worker` consumes the declared ones)."""
+    if value not in queue_names():
+        raise ValidationError(
+            f"Unknown queue {value!r}; choose one of: {', '.join(queue_names())}."
+        )
+
+
 @deconstructible
 class CronFieldValidator:
     """Refuses a cron field that does not parse or is out of range for its position."""
@@ -343,7 +356,12 @@ class Schedule(models.Model):
         help_text="The wait before the first retry; each further retry waits twice as "
         "long (at most 10 minutes), with random jitter.",
     )
-    queue = models.CharField(max_length=64, default="default")
+    queue = models.CharField(
+        max_length=64,
+        default="default",
+        validators=[validate_queue],
+        help_text="The Celery queue its runs are sent to (celery backend).",
+    )
     max_running = models.PositiveSmallIntegerField(
         "at most running at once",
         default=3,

@@ -80,7 +80,7 @@ class SchedulerRunner:
                         logger.info("Scheduler lock acquired by %s", owner_name())
                         with self._term:  # `stop()` from another thread waits for this
                             if not self.stop_event.is_set():
-                                self.start()
+                                self.start_or_release()
                     elif not standing_by:
                         logger.info("Scheduler lock held by %s, standing by", self.lock.holder())
                         standing_by = True
@@ -94,6 +94,16 @@ class SchedulerRunner:
                 self.listener.wait(settings.SCHEDULER_POLL_INTERVAL)
             else:
                 self.stop_event.wait(STANDBY_RETRY)
+
+    def start_or_release(self) -> None:
+        """`start`, or, if it fails, give the lock back and wait before competing again,
+        so a standby can try instead of this process holding a lock it does not use."""
+        try:
+            self.start()
+        except BaseException:
+            self.lock.release()
+            self.compete_after = time.monotonic() + LOST_LOCK_BACKOFF
+            raise
 
     def start(self) -> None:
         """Start firing: reap what a dead holder left running, then start the engine."""

@@ -84,7 +84,10 @@ def _project_batch(job_ids: list[str]) -> None:
         if schedule.kind == Schedule.INTERVAL:
             every = schedule.interval_seconds
             if every not in intervals:
-                intervals[every], _ = IntervalSchedule.objects.get_or_create(
+                # No unique key on that table: two rows may exist, so never `get()`.
+                intervals[every] = IntervalSchedule.objects.filter(
+                    every=every, period=IntervalSchedule.SECONDS
+                ).order_by("pk").first() or IntervalSchedule.objects.create(
                     every=every, period=IntervalSchedule.SECONDS
                 )
             task.interval, task.crontab, task.start_time = intervals[every], None, schedule.anchor
@@ -98,7 +101,7 @@ def _project_batch(job_ids: list[str]) -> None:
                 schedule.timezone or settings.SCHEDULER_TIMEZONE,
             )
             if key not in crontabs:
-                crontabs[key] = CrontabSchedule.objects.filter(
+                crontabs[key] = CrontabSchedule.objects.order_by("pk").filter(
                     minute=key[0],
                     hour=key[1],
                     day_of_month=key[2],
@@ -126,3 +129,10 @@ def record_sends(sent: dict[str, int], last: dict[str, datetime]) -> None:
         task.total_run_count += sent[task.name]
         task.last_run_at = last[task.name]
     PeriodicTask.objects.bulk_update(tasks, ["total_run_count", "last_run_at"], batch_size=BATCH)
+
+
+def last_sent() -> dict[str, datetime]:
+    """The last slot beat sent for each job (its bookkeeping), so a restarted beat does not
+    count slots still waiting in a queue as missed."""
+    rows = PeriodicTask.objects.filter(task=TASK_NAME, last_run_at__isnull=False)
+    return dict(rows.values_list("name", "last_run_at"))

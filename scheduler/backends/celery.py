@@ -24,6 +24,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
+from .. import claims
 from ..continuity import resume_points
 from ..models import Schedule
 from ..slots import Timing
@@ -38,29 +39,37 @@ BOOKKEEPING_EVERY = 5.0
 
 @dataclass
 class Entry:
-    """What beat needs to send a job's slots."""
+    """What beat needs to send a job's slots, and the next one it will send."""
 
     timing: Timing
     queue: str
-    timeout: int
+    budget: int
     generation: int
+    next_slot: datetime | None
 
 
 @dataclass(frozen=True)
 class Dispatch:
-    """One message to send: run `slot` of `job_id` on `queue`, stopped after `timeout`."""
+    """One message to send: run `slot` of `job_id` on `queue`, stopped after `budget`
+    seconds (every attempt's timeout and the backoffs between them)."""
 
     job_id: str
     slot: datetime
     queue: str
-    timeout: int
+    budget: int
 
 
 class CeleryBackend(ReconcilingBackend):
     name = "celery"
     # A new queue or timeout changes the messages, so it re-registers the job (keeping
     # its grid: the next slot comes from the run history).
-    JOB_FIELDS = ("misfire_grace_seconds", "queue", "timeout_seconds")
+    JOB_FIELDS = (
+        "misfire_grace_seconds",
+        "queue",
+        "timeout_seconds",
+        "max_attempts",
+        "retry_backoff_seconds",
+    )
 
     def __init__(self, guard=None):
         super().__init__(guard)
@@ -70,7 +79,9 @@ class CeleryBackend(ReconcilingBackend):
         self._heap: list[tuple[datetime, int, str]] = []
         # Sent before anything else at the next tick: redeliveries, and sends that failed.
         self._outbox: list[Dispatch] = []
-        self._lock = threading.Lock()
+        # Re-entrant: `celery beat`'s own SIGTERM handler closes the scheduler on the main
+        # thread, possibly while that thread is inside `take_due`.
+        self._lock = threading.RLock()
         self._generations = itertools.count()
         self._sent: Counter[str] = Counter()
         self._last_sent: dict[str, datetime] = {}
@@ -81,15 +92,25 @@ class CeleryBackend(ReconcilingBackend):
         """Project every schedule into django-celery-beat's table (rows written while
         another backend ran were not), then load each job at its resume point."""
         beat_projection.sync_all()
-        self.reconcile(full=True, resume=resume_points(timezone.now()))
+        resume = resume_points(timezone.now(), beat_projection.last_sent())
+        self.reconcile(full=True, resume=resume)
         self.firing = True
         logger.info("Background scheduler started, backend=%s", self.name)
 
     def add_job(self, schedule: Schedule, timing: Timing, next_run: datetime | None) -> None:
+        """Add or replace a job. A job re-registered on the same grid (a new queue or
+        timeout) keeps its next slot: the slots already sent may still be queued, and
+        starting again from the run history would count them as missed."""
+        budget = claims.time_budget(
+            schedule.timeout_seconds, schedule.max_attempts, schedule.retry_backoff_seconds
+        )
         with self._lock:
+            old = self._entries.get(schedule.job_id)
+            if old is not None and old.timing == timing and old.next_slot is not None:
+                next_run = old.next_slot
             generation = next(self._generations)
             self._entries[schedule.job_id] = Entry(
-                timing, schedule.queue, schedule.timeout_seconds, generation
+                timing, schedule.queue, budget, generation, next_run
             )
             if next_run is not None:
                 heapq.heappush(self._heap, (next_run, generation, schedule.job_id))
@@ -105,12 +126,12 @@ class CeleryBackend(ReconcilingBackend):
         the older ones are returned as dropped, for the caller to record as one missed
         range — the guide's `coalesce=True`, with nothing dropped silently.
         """
-        dispatches: list[Dispatch] = []
         dropped: list[tuple[str, Timing, list]] = []
         with self._lock:
             if not self.firing:
                 return [], []
-            dispatches, self._outbox = self._outbox, []
+            waiting, self._outbox = self._outbox, []
+            latest: dict[str, Dispatch] = {}
             while self._heap and self._heap[0][0] <= now:
                 slot, generation, job_id = heapq.heappop(self._heap)
                 entry = self._entries.get(job_id)
@@ -121,11 +142,23 @@ class CeleryBackend(ReconcilingBackend):
                 while following is not None and following <= now:
                     due.append(following)
                     following = entry.timing.next_slot(following)
+                entry.next_slot = following
                 if following is not None:
                     heapq.heappush(self._heap, (following, generation, job_id))
                 if len(due) > 1:
                     dropped.append((job_id, entry.timing, due[:-1]))
-                dispatches.append(Dispatch(job_id, due[-1], entry.queue, entry.timeout))
+                latest[job_id] = Dispatch(job_id, due[-1], entry.queue, entry.budget)
+            # A slot still unsent from before (the broker was down) gives way to a newer
+            # one of the same job: coalesced, so an outage cannot pile up messages.
+            dispatches = []
+            for dispatch in waiting:
+                newer = latest.get(dispatch.job_id)
+                entry = self._entries.get(dispatch.job_id)
+                if newer is not None and newer.slot > dispatch.slot and entry is not None:
+                    dropped.append((dispatch.job_id, entry.timing, [dispatch.slot]))
+                else:
+                    dispatches.append(dispatch)
+            dispatches += latest.values()
         return dispatches, dropped
 
     def seconds_until_due(self, now: datetime) -> float:
@@ -154,7 +187,7 @@ class CeleryBackend(ReconcilingBackend):
         with self._lock:
             entry = self._entries.get(job_id)
             if entry is not None and self.firing:
-                self._outbox.append(Dispatch(job_id, slot, entry.queue, entry.timeout))
+                self._outbox.append(Dispatch(job_id, slot, entry.queue, entry.budget))
 
     def housekeeping(self, force: bool = False) -> None:
         """Write the send counts into django-celery-beat's bookkeeping columns, every few

@@ -17,6 +17,7 @@ subclassed where the hub needs it.
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 
 from django.conf import settings
@@ -35,8 +36,10 @@ logger = logging.getLogger("scheduler")
 MAX_TICK = 0.25
 # Wait before sending again after the broker refused a send.
 SEND_RETRY = 1.0
-# A run's hard time limit is its schedule's timeout plus this: the soft limit stops it
-# first and lets the run be recorded as timed out.
+# A run's soft time limit is its time budget (every attempt's timeout and the backoffs
+# between them) plus SOFT_LIMIT_SLACK; the hard limit, plus HARD_LIMIT_MARGIN. The soft
+# limit stops it first and lets the run be recorded as timed out.
+SOFT_LIMIT_SLACK = 2
 HARD_LIMIT_MARGIN = 30
 RUN_TASK = "scheduler.run_job"
 
@@ -97,8 +100,10 @@ class HubScheduler(DatabaseScheduler):
                     RUN_TASK,
                     args=[dispatch.job_id, dispatch.slot.isoformat()],
                     queue=dispatch.queue,
-                    soft_time_limit=dispatch.timeout,
-                    time_limit=dispatch.timeout + HARD_LIMIT_MARGIN,
+                    # A little over the run's own budget, so that an async task's own
+                    # timeout (the same figure) fires first and cancels it cleanly.
+                    soft_time_limit=dispatch.budget + SOFT_LIMIT_SLACK,
+                    time_limit=dispatch.budget + HARD_LIMIT_MARGIN,
                     producer=self.producer,
                     retry=False,
                 )
@@ -154,7 +159,19 @@ def run_beat(quiet: bool = False) -> None:
     from celery import current_app
     from celery.apps.beat import Beat
 
-    Beat(
+    class HubBeat(Beat):
+        def install_sync_handler(self, service) -> None:
+            """Stock beat closes the scheduler inside the signal handler, which can
+            interrupt a tick holding a lock or a query; here the signal only asks the
+            loop to stop, and it closes the scheduler itself within one tick."""
+
+            def stop(signum, frame) -> None:
+                service.stop()
+
+            signal.signal(signal.SIGTERM, stop)
+            signal.signal(signal.SIGINT, stop)
+
+    HubBeat(
         app=current_app,
         scheduler=settings.CELERY_BEAT_SCHEDULER,
         loglevel=settings.LOG_LEVEL,

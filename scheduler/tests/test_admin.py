@@ -26,6 +26,7 @@ def form_data(**overrides):
         "timeout_seconds": "600",
         "misfire_grace_seconds": "60",
         "max_attempts": "1",
+        "retry_backoff_seconds": "10",
         "queue": "default",
         "max_running": "3",
     }
@@ -71,6 +72,9 @@ def test_a_valid_schedule_is_saved_and_the_scheduler_notified(staff_client):
         ({"timeout_seconds": "0"}, "timeout_seconds", "greater than or equal to 1"),
         ({"timeout_seconds": "-5"}, "timeout_seconds", "greater than or equal to"),
         ({"kind": "cron", "timezone": "Mars/Base"}, "timezone", "Unknown time zone"),
+        ({"queue": "celery"}, "queue", "Select a valid choice"),
+        ({"max_attempts": "0"}, "max_attempts", "greater than or equal to 1"),
+        ({"retry_backoff_seconds": "0"}, "retry_backoff_seconds", "greater than or equal to 1"),
     ],
 )
 def test_bad_input_shows_an_error_on_the_field_and_saves_nothing(

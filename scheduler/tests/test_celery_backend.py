@@ -262,3 +262,45 @@ def test_a_run_over_its_timeout_is_stopped_by_the_worker_and_recorded_timed_out(
     assert (run.finished_at - run.started_at).total_seconds() < 10
     assert run.summary == "timed out after 1s (stopped by the worker)"
     assert ProbeRun.objects.get().finished_at is None  # stopped mid-sleep
+
+
+def test_a_beat_restart_with_runs_still_queued_counts_none_of_them_missed(hub):
+    probe(interval=1)
+    beat = hub.beat()  # no worker yet: the messages wait in Redis
+    testing.wait_until(lambda: len(queued_slots(hub)) >= 3, RUN_BOUND, "three queued runs")
+    assert beat.stop() == 0
+    queued = queued_slots(hub)
+    hub.beat()
+    hub.worker()
+    testing.wait_until(
+        lambda: set(queued) <= set(ProbeRun.objects.values_list("scheduled_at", flat=True)),
+        RUN_BOUND,
+        "every queued slot to run",
+    )
+    wait_for_slots(len(queued) + 3)
+    executed = set(ProbeRun.objects.values_list("scheduled_at", flat=True))
+    # The slots due while no beat ran are one missed record (the restart policy); none of
+    # them is a slot that was sent.
+    for first, until in JobRun.objects.filter(status=JobRun.MISSED).values_list(
+        "scheduled_at", "missed_until"
+    ):
+        assert not [slot for slot in executed if first <= slot <= until]
+    end = max(executed)
+    assert testing.duplicates() == []
+    assert testing.lost("probe_1", min(queued), end) == []
+
+
+def queued_slots(hub, queue="default"):
+    """The slots of the run messages waiting in a Redis queue."""
+    import base64
+    import json
+    from datetime import datetime
+
+    import redis
+
+    client = redis.Redis.from_url(hub.env["REDIS_URL"])
+    slots = []
+    for raw in client.lrange(queue, 0, -1):
+        body = json.loads(base64.b64decode(json.loads(raw)["body"]))
+        slots.append(datetime.fromisoformat(body[0][1]))
+    return slots

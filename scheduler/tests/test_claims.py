@@ -130,7 +130,12 @@ def test_heartbeats_stamp_only_this_processs_running_claims():
     slot = this_second()
     mine = orphan(slot, owner=claims.owner_name())
     theirs = orphan(slot + timedelta(seconds=1))
-    assert claims.beat() == 1
+    ended_unrecorded = orphan(slot + timedelta(seconds=2), owner=claims.owner_name())
+    with claims.executing(mine):
+        assert claims.beat() == 1
+    assert claims.beat() == 0  # no longer executing: left to go stale and be reaped
+    ended_unrecorded.refresh_from_db()
+    assert timezone.now() - ended_unrecorded.heartbeat_at > timedelta(seconds=50)
     mine.refresh_from_db()
     theirs.refresh_from_db()
     assert timezone.now() - mine.heartbeat_at < timedelta(seconds=5)
