@@ -355,7 +355,12 @@ CLEANUP_BATCH_SIZE = _int("CLEANUP_BATCH_SIZE", 5000)
 # first encrypts, all decrypt, so a key can be rotated without losing stored credentials).
 FIELD_ENCRYPTION_KEY = env.list("FIELD_ENCRYPTION_KEY", default=[])
 # The recorded candles and exchange responses the tests replay (never shipped).
-SHARED_DATA_DIR = env.str("SHARED_DATA_DIR", default=str(BASE_DIR.parent / "shared" / "data"))
+# By default the folder next to the checkout (../shared/data), else where the team's
+# machines keep it (a clean clone elsewhere, as CI makes, still finds it).
+_shared_data = [BASE_DIR.parent / "shared" / "data", Path("/work/shared/data")]
+SHARED_DATA_DIR = env.str(
+    "SHARED_DATA_DIR", default=str(next((p for p in _shared_data if p.is_dir()), _shared_data[0]))
+)
 # health_check calls a series stale when its newest candle closed more than two timeframes
 # plus this many seconds ago (the collection interval, 10 minutes, plus slack).
 MARKET_DATA_FRESHNESS_GRACE = _int("MARKET_DATA_FRESHNESS_GRACE", 900)

@@ -12,7 +12,8 @@ from market_data.models import Exchange, Symbol
 
 @pytest.fixture
 def shared_data() -> Path:
-    """`SHARED_DATA_DIR` (default ../shared/data): recorded candles and exchange responses.
+    """`SHARED_DATA_DIR` (default ../shared/data, else /work/shared/data): recorded candles
+    and exchange responses.
     They come from a GPL-3.0 repository, so they are read in place and never copied here."""
     folder = Path(settings.SHARED_DATA_DIR)
     if not (folder / "exchange_responses").is_dir():
