@@ -34,10 +34,10 @@ def resume_point(
     """
     timing = schedule.timing
     since = (schedule.enabled_at or schedule.created_at or now).replace(microsecond=0)
-    last = max(
-        (slot for slot in (JobRun.objects.last_slot(schedule.job_id), last_sent) if slot),
-        default=None,
-    )
+    recorded = getattr(schedule, "last_recorded_slot", False)  # set by `resume_points`
+    if recorded is False:
+        recorded = JobRun.objects.last_slot(schedule.job_id)
+    last = max((slot for slot in (recorded, last_sent) if slot), default=None)
     first = (
         timing.next_slot(last)
         if last and last >= since
@@ -72,7 +72,9 @@ def resume_points(
     last_sent = last_sent or {}
     return {
         schedule.job_id: resume_point(schedule, now, last_sent.get(schedule.job_id))
-        for schedule in Schedule.objects.filter(enabled=True)
+        for schedule in JobRun.objects.with_last_recorded_slot(
+            Schedule.objects.filter(enabled=True)
+        )
     }
 
 

@@ -494,6 +494,20 @@ class Schedule(models.Model):
 
 
 class JobRunManager(models.Manager):
+    def with_last_recorded_slot(self, schedules):
+        """`schedules` annotated with `last_recorded_slot` (what `last_slot` returns), in
+        one query: a scheduler starting with ten thousand schedules asked ten thousand
+        times."""
+        newest = self.filter(job_id=models.OuterRef("job_id")).order_by("-scheduled_at")
+        rows = schedules.annotate(
+            _last=models.Subquery(newest.values("scheduled_at")[:1]),
+            _until=models.Subquery(newest.values("missed_until")[:1]),
+        )
+        for schedule in rows:
+            slots = [slot for slot in (schedule._last, schedule._until) if slot]
+            schedule.last_recorded_slot = max(slots, default=None)
+            yield schedule
+
     def last_slot(self, job_id: str, since: datetime | None = None) -> datetime | None:
         """The newest slot a run record accounts for (a missed range counts to its end),
         optionally only among slots from `since` on."""

@@ -76,6 +76,7 @@ def _project_batch(job_ids: list[str]) -> None:
     to_create, to_update = [], []
     for job_id, schedule in schedules.items():
         task = existing.get(job_id) or PeriodicTask(name=job_id)
+        before = _schedule_values(task)
         task.task = TASK_NAME
         task.kwargs = json.dumps({"job_id": job_id})
         task.queue = schedule.queue
@@ -117,9 +118,20 @@ def _project_batch(job_ids: list[str]) -> None:
                     timezone=key[5],
                 )
             task.interval, task.crontab, task.start_time = None, crontabs[key], None
-        (to_update if task.pk else to_create).append(task)
+        if task.pk is None:
+            to_create.append(task)
+        elif _schedule_values(task) != before:
+            # Rows already in step are not written: a beat starting with ten thousand
+            # schedules only reads the table.
+            to_update.append(task)
     PeriodicTask.objects.bulk_create(to_create, batch_size=BATCH)
     PeriodicTask.objects.bulk_update(to_update, SCHEDULE_COLUMNS, batch_size=BATCH)
+
+
+def _schedule_values(task: PeriodicTask) -> tuple:
+    return tuple(
+        getattr(task, PeriodicTask._meta.get_field(column).attname) for column in SCHEDULE_COLUMNS
+    )
 
 
 def record_sends(sent: dict[str, int], last: dict[str, datetime]) -> None:

@@ -121,3 +121,18 @@ def test_the_web_process_never_starts_a_scheduler_on_the_celery_backend(celery_s
     celery_settings.SCHEDULER_AUTOSTART = True
     assert runner.autostart_in_web() is None
     assert runner._in_web is None
+
+
+def test_a_beat_start_with_the_mirror_in_step_writes_nothing(celery_settings):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for n in range(1, 4):
+        Schedule.objects.create(job_id=f"probe_{n}", task="probe", interval_seconds=60)
+    beat_projection.sync_all()  # the built-in jobs, created by `migrate` before the switch
+    with CaptureQueriesContext(connection) as queries:
+        beat_projection.sync_all()
+    writes = [q["sql"] for q in queries if q["sql"].startswith(("UPDATE", "INSERT", "DELETE"))]
+    assert all(sql.startswith("DELETE") for sql in writes)  # only the stale-row sweep
+    Schedule.objects.filter(job_id="probe_2").update(queue="market_data")
+    assert task("probe_2").queue == "market_data"
