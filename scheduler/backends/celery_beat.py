@@ -79,7 +79,7 @@ class HubScheduler(DatabaseScheduler):
             return MAX_TICK  # standing by: another process holds the lock
         dispatches, dropped = backend.take_due(timezone.now())
         for job_id, timing, slots in dropped:
-            reason = f"coalesced: {len(slots) + 1} slot(s) due at once, only the latest ran"
+            reason = f"coalesced: {len(slots)} slot(s) due at once, only the latest ran"
             record_dropped(job_id, timing, slots, reason)
         if dispatches:
             if not backend.guard():
