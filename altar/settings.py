@@ -326,6 +326,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         # APScheduler's own per-run lines duplicate ours ("Running job ...").
+        # ccxt logs every request's headers (an exchange API key among them) at DEBUG.
+        "ccxt": {"level": "WARNING"},
         "apscheduler.executors": {"level": "WARNING"},
         "apscheduler.scheduler": {"level": "WARNING"},
     },

@@ -87,6 +87,11 @@ async def with_retries(call: Callable[[], Awaitable]):
             await asyncio.sleep(pause * 2 ** (attempt - 1))
 
 
+class StopCollecting(Exception):  # noqa: N818 - a signal, not an error
+    """Raised by an `on_page` callback to stop `collect_one` after a stored page (the
+    backfill command, interrupted); it goes through to the caller."""
+
+
 async def collect_one(
     provider: MarketDataProvider,
     symbol: Symbol,
@@ -97,9 +102,9 @@ async def collect_one(
     """Fetch and store `symbol`'s `timeframe` candles from `since_ms` (default: as in the
     module docstring) to the present; provider errors are caught into the
     outcome. `on_page(newest open time, count)` is awaited after each stored page."""
-    step = timeframe_ms(timeframe)
     outcome = Outcome()
     try:
+        step = timeframe_ms(timeframe)
         if since_ms is None:
             newest = await sync_to_async(Candle.objects.newest_open_time)(symbol, timeframe)
             if newest is not None:
@@ -135,6 +140,13 @@ async def collect_one(
             since_ms = previous + step
     except ProviderError as exc:
         outcome.error = str(exc)[:500]
+    except StopCollecting:
+        raise
+    except Exception as exc:
+        # Anything else (a parser's KeyError, a database error) is still this symbol's
+        # error, never the whole run's: the other symbols are collected and recorded.
+        logger.exception("Collecting %s %s failed", symbol.symbol, timeframe)
+        outcome.error = f"{type(exc).__name__}: {exc}"[:500]
     return outcome
 
 

@@ -54,8 +54,10 @@ class _Path:
         self.start = USD_PRICES[base] / QUOTES[quote]
         # Per-symbol yearly volatility between 40% and 120%.
         self.sigma_day = (0.4 + (_seed(symbol, "vol") % 80) / 100) / math.sqrt(365)
-        digits = max(1, int(math.floor(math.log10(self.start))) + 1)
-        self.places = max(2, 8 - digits)
+        # About 8 significant digits, however small the price (SHIB/BTC is ~1e-10), up
+        # to the 18 places a candle stores.
+        digits = int(math.floor(math.log10(self.start))) + 1
+        self.places = min(18, max(2, 8 - digits))
         self.volume = 1_000_000 / max(self.start, 1e-9) ** 0.5
         self.symbol = symbol
         self.anchors = [math.log(self.start)]

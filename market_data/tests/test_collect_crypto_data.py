@@ -141,6 +141,31 @@ def test_one_failing_symbol_is_retried_then_recorded_and_the_others_are_stored(
     assert "gave up after 3 tries" in eth.last_error
 
 
+def test_an_unexpected_error_in_one_symbol_is_that_symbols_error_only(
+    monkeypatch, shared_data, fast_retries, settings
+):
+    now = datetime(2025, 3, 10, 12, 30, tzinfo=UTC)
+    start = to_ms(now) - to_ms(now) % HOUR_MS - 10 * HOUR_MS
+    synthetic = SyntheticBinance(start, 10)
+
+    def respond(url):
+        if "ETHUSDT" in url:
+            raise KeyError("openTime")  # a parser tripping on a changed response
+        return synthetic(url)
+
+    install(monkeypatch, shared_data / "exchange_responses", "binance", respond)
+    settings.MARKET_DATA_PROVIDER = "ccxt"
+    settings.MARKET_DATA_LOOKBACK_CANDLES = 10
+    exchange = Exchange.objects.create(ccxt_id="binance")
+    btc = Symbol.objects.create(exchange=exchange, symbol="BTC/USDT", tracked=True)
+    eth = Symbol.objects.create(exchange=exchange, symbol="ETH/USDT", tracked=True)
+    with time_machine.travel(now, tick=False):
+        assert collect() == "2 symbols, 10 candles, 1 error"
+    eth.refresh_from_db()
+    assert eth.last_error == "1h: KeyError: 'openTime'"
+    assert btc.candles.count() == 10
+
+
 def test_unreadable_credentials_stop_only_their_exchange(btc, settings):
     settings.FIELD_ENCRYPTION_KEY = [Fernet.generate_key().decode()]
     other = Exchange.objects.create(ccxt_id="kraken")

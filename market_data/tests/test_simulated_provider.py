@@ -59,3 +59,14 @@ def test_symbols_have_their_own_paths_and_unknown_ones_are_refused():
     assert fetch("BTC/USDT", "1d", since)[0][1] != fetch("ETH/USDT", "1d", since)[0][1]
     with pytest.raises(BadSymbol):
         fetch("NOPE/USDT", "1h", since)
+
+
+@time_machine.travel(NOW, tick=False)
+def test_tiny_prices_keep_their_significant_digits():
+    from market_data.providers.simulated import MARKETS
+
+    tiny = [m for m in MARKETS if m.startswith("SHIB/") and not m.endswith(("USDT", "USDC"))]
+    assert tiny, "a market priced far below 1"
+    for symbol in tiny:
+        candle = fetch(symbol, "1h", datetime(2025, 3, 1, tzinfo=UTC), limit=1)[0]
+        assert all(price > 0 for price in candle[1:5]), (symbol, candle)

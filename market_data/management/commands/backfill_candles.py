@@ -18,7 +18,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from market_data.collection import collect_one, with_retries
+from market_data.collection import StopCollecting, collect_one, with_retries
 from market_data.crypto import CredentialsError
 from market_data.models import Backfill, Exchange, Symbol
 from market_data.providers import get_provider
@@ -28,8 +28,8 @@ from market_data.timeframes import from_ms, timeframe_ms, to_ms
 BAR = 30
 
 
-class Interrupted(Exception):
-    pass
+class Interrupted(StopCollecting):
+    """Ctrl-C or SIGTERM: stop after the page being stored."""
 
 
 def parse_since(text: str) -> datetime:
