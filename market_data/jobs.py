@@ -50,7 +50,13 @@ async def update_exchange_symbols() -> str:
             continue
         finally:
             await provider.close()
-        counts = await sync_to_async(store_markets)(exchange, markets)
+        try:
+            counts = await sync_to_async(store_markets)(exchange, markets)
+        except Exception:
+            # One exchange's bad data or a database error stops only that exchange.
+            logger.exception("Storing the markets of %s failed", exchange.ccxt_id)
+            errors += 1
+            continue
         listed += counts[0]
         delisted += counts[1]
     return (

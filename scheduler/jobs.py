@@ -45,7 +45,10 @@ def health_check() -> str:
     """
     checks = [_database(), _broker(), _scheduler()]
     if checks[0]["status"] == "ok":
-        checks.append(import_string(DATA_FRESHNESS)())
+        try:
+            checks.append(import_string(DATA_FRESHNESS)())
+        except Exception as exc:  # reported, so the report is still recorded
+            checks.append(_check("data freshness", False, f"{type(exc).__name__}: {exc}"))
     report = import_string(RECORD_HEALTH)(checks)
     return f"{report.status}: " + "; ".join(f"{c['name']}: {c['message']}" for c in checks)
 
