@@ -138,6 +138,10 @@ async def collect_one(
             if previous + step >= now_ms - now_ms % step:
                 break  # caught up: this was the newest (perhaps forming) candle
             since_ms = previous + step
+        else:
+            # Not caught up after the most pages one call may fetch: say so, so a backfill
+            # is not reported complete (the next run or call continues from here).
+            outcome.error = f"stopped after {MAX_PAGES} pages, not caught up yet"
     except ProviderError as exc:
         outcome.error = str(exc)[:500]
     except StopCollecting:

@@ -64,8 +64,9 @@ def test_an_interrupted_backfill_resumes_and_a_second_run_changes_nothing(binanc
     state["interrupt_at"] = None
     out = backfill()
     assert out.startswith("Resuming after 2024-02-11 15:00 UTC")
-    assert "441 candles stored in 1 pages" in out
-    assert f"startTime={to_ms(datetime(2024, 2, 11, 16, tzinfo=UTC))}" in calls[2]
+    # From the last stored candle itself (it may have been forming): stored again, once.
+    assert "442 candles stored in 1 pages" in out
+    assert f"startTime={to_ms(datetime(2024, 2, 11, 15, tzinfo=UTC))}" in calls[2]
     assert Candle.objects.count() == 1441
 
     before = list(Candle.objects.order_by("open_time").values_list("open_time", "close"))
@@ -92,3 +93,11 @@ def test_it_works_offline_on_the_simulated_market(db):
     with time_machine.travel(datetime(2024, 1, 3, 0, 10, tzinfo=UTC), tick=False):
         out = backfill(exchange="simulated", timeframe="1h")
     assert "48 candles stored in 1 pages" in out
+
+
+def test_a_backfill_cut_at_the_page_bound_says_so_and_is_not_marked_finished(binance, monkeypatch):
+    monkeypatch.setattr("market_data.collection.MAX_PAGES", 1)
+    with pytest.raises(CommandError, match="stopped after 1 pages, not caught up yet; run again"):
+        backfill()
+    assert Candle.objects.count() == 500
+    assert Backfill.objects.get().finished_at is None

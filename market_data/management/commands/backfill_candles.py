@@ -77,7 +77,7 @@ class Command(BaseCommand):
     async def backfill(self, exchange_id: str, symbol: str, timeframe: str, since: str) -> str:
         try:
             start = parse_since(since)
-            step = timeframe_ms(timeframe)
+            timeframe_ms(timeframe)  # an unsupported timeframe is refused here
         except ValueError as exc:
             raise CommandError(str(exc)) from None
         if start > timezone.now():
@@ -85,7 +85,8 @@ class Command(BaseCommand):
         provider = await self.provider(exchange_id)
         try:
             row = await self.prepare(provider, symbol, timeframe, start)
-            resume_ms = to_ms(row.cursor) + step if row.cursor else to_ms(start)
+            # From the last stored candle itself: it may have been still forming.
+            resume_ms = to_ms(row.cursor) if row.cursor else to_ms(start)
             if row.cursor:
                 self.stdout.write(f"Resuming after {row.cursor:%Y-%m-%d %H:%M} UTC")
             return await self.run(provider, row, resume_ms)
