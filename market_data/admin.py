@@ -115,10 +115,15 @@ class SymbolAdmin(admin.ModelAdmin):
 @admin.register(Candle)
 class CandleAdmin(admin.ModelAdmin):
     list_display = ["symbol", "timeframe", "open_time", "open", "high", "low", "close", "volume"]
-    list_filter = ["timeframe", "symbol__exchange", "symbol"]
+    # Symbols offered only when they have candles (an exchange lists thousands); no date
+    # hierarchy, whose date lists scan every candle.
+    list_filter = [
+        "timeframe",
+        "symbol__exchange",
+        ("symbol", admin.RelatedOnlyFieldListFilter),
+    ]
     list_select_related = ["symbol__exchange"]
     search_fields = ["symbol__symbol"]
-    date_hierarchy = "open_time"
     # Counting millions of rows for the paginator is slow on PostgreSQL.
     show_full_result_count = False
 

@@ -67,10 +67,22 @@ def clean_page(rows: list[RawCandle], timeframe: str) -> tuple[list[RawCandle], 
     """`rows` once each, in order, only those on timeframe boundaries; and the count of
     missing candles between them (gaps are reported, never filled)."""
     step = timeframe_ms(timeframe)
+    for row in rows:
+        if not _sane(row):
+            raise ProviderError(f"malformed candle at {row[0]}: {row[1:]}")
     unique = {row[0]: row for row in rows if row[0] % step == 0}
     ordered = [unique[ms] for ms in sorted(unique)]
     gaps = sum((b[0] - a[0]) // step - 1 for a, b in zip(ordered, ordered[1:], strict=False))
     return ordered, gaps
+
+
+def _sane(row: RawCandle) -> bool:
+    """Finite prices with low ≤ open, close ≤ high, and a volume of at least zero: a page
+    holding anything else is refused whole, nothing of it stored."""
+    _, o, h, lo, c, v = row
+    if not all(x.is_finite() for x in (o, h, lo, c, v)):
+        return False
+    return lo <= min(o, c) and max(o, c) <= h and v >= 0
 
 
 async def with_retries(call: Callable[[], Awaitable]):

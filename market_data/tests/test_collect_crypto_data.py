@@ -191,3 +191,24 @@ def test_a_failed_batch_leaves_no_partial_rows(btc):
     with pytest.raises(IntegrityError):
         Candle.objects.upsert_many(btc, "1h", oldest_first)
     assert btc.candles.count() == 1000  # the first batch, whole; nothing of the second
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        ("NaN", "1", "1", "1", "1"),
+        ("1", "Infinity", "1", "1", "1"),
+        ("2", "1.5", "1", "1.2", "1"),  # open above high
+        ("1", "2", "1.1", "1", "1"),  # close below low
+        ("1", "1", "1", "1", "-5"),
+    ],
+)
+def test_a_page_with_an_impossible_candle_is_refused_whole(bad):
+    from decimal import Decimal
+
+    from market_data.collection import clean_page
+    from market_data.providers.base import ProviderError
+
+    good = (0, *(Decimal(v) for v in ("1", "2", "0.5", "1.5", "10")))
+    with pytest.raises(ProviderError, match="malformed candle at 3600000"):
+        clean_page([good, (HOUR_MS, *(Decimal(v) for v in bad))], "1h")
