@@ -1,4 +1,5 @@
-"""Start the scheduler engine a benchmark measures, on either backend.
+"""What every benchmark sets up: a scratch database with Django on it, and the scheduler
+engine it measures, on either backend.
 
 `apscheduler`: one `manage.py runscheduler`. `celery`: a private `redis-server` on a free
 port, a prefork `celery -A altar worker` and `manage.py runscheduler` (celery beat).
@@ -7,11 +8,46 @@ port, a prefork `celery -A altar worker` and `manage.py runscheduler` (celery be
 import os
 import socket
 import subprocess
+import sys
+import tempfile
 import time
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parent.parent
 TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def fresh_postgres(url: str) -> None:
+    """Drop and create the database of `url`."""
+    import psycopg2
+
+    base, name = url.rsplit("/", 1)
+    conn = psycopg2.connect(f"{base}/postgres")
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        cur.execute(f'CREATE DATABASE "{name}"')
+    conn.close()
+
+
+def django_on(database_url: str, log_level: str = "WARNING", **env: str) -> str:
+    """Point this process (and the processes it starts) at a scratch database — a new
+    SQLite file when `database_url` is empty, else that PostgreSQL database dropped and
+    created afresh — migrate it and set Django up. Returns the URL."""
+    url = database_url or f"sqlite:///{tempfile.mkdtemp(prefix='altar-bench-')}/bench.sqlite3"
+    if url.startswith("postgres"):
+        fresh_postgres(url)
+    os.environ.update(DATABASE_URL=url, SCHEDULER_AUTOSTART="false", LOG_LEVEL=log_level, **env)
+    os.environ.setdefault("SECRET_KEY", "bench-only-not-a-secret")
+    os.environ["DJANGO_SETTINGS_MODULE"] = "altar.settings"
+    sys.path.insert(0, str(ROOT))
+    manage = [sys.executable, "manage.py", "migrate", "--noinput", "-v0"]
+    subprocess.run(manage, cwd=ROOT, check=True)
+    import django
+
+    django.setup()
+    return url
 
 
 def backend_env(backend: str, redis_url: str = "") -> dict[str, str]:

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from scheduler_load import ROOT, fresh_postgres  # noqa: E402
+from engines import ROOT, fresh_postgres  # noqa: E402
 
 
 def main():

@@ -19,26 +19,13 @@ once per process); `--both URL` runs SQLite and then PostgreSQL at URL.
 
 import argparse
 import json
-import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def fresh_postgres(url):
-    import psycopg2
-
-    base, name = url.rsplit("/", 1)
-    conn = psycopg2.connect(f"{base}/postgres")
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        cur.execute(f'CREATE DATABASE "{name}"')
-    conn.close()
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from engines import django_on  # noqa: E402
 
 
 def main():
@@ -63,20 +50,7 @@ def main():
 
 
 def run(args):
-    url = args.database_url or f"sqlite:///{tempfile.mkdtemp(prefix='altar-bench-')}/bench.sqlite3"
-    if url.startswith("postgres"):
-        fresh_postgres(url)
-    os.environ.update(DATABASE_URL=url, SCHEDULER_AUTOSTART="false", LOG_LEVEL="WARNING")
-    os.environ.setdefault("SECRET_KEY", "bench-only-not-a-secret")
-    os.environ["DJANGO_SETTINGS_MODULE"] = "altar.settings"
-    sys.path.insert(0, str(ROOT))
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, check=True
-    )
-
-    import django
-
-    django.setup()
+    django_on(args.database_url)
     from django.db import connection
 
     result = {"database": connection.vendor}

@@ -20,18 +20,20 @@ strategies started at different moments are.
 
 import argparse
 import json
-import os
-import subprocess
 import sys
-import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from engines import backend_env, cpu_seconds, engine, peak_rss_mb, redis_for  # noqa: E402
-
-ROOT = Path(__file__).resolve().parent.parent
+from engines import (  # noqa: E402
+    backend_env,
+    cpu_seconds,
+    django_on,
+    engine,
+    peak_rss_mb,
+    redis_for,
+)
 
 
 def percentile(sorted_values, fraction):
@@ -39,18 +41,6 @@ def percentile(sorted_values, fraction):
         return None
     index = min(len(sorted_values) - 1, max(0, round(fraction * len(sorted_values)) - 1))
     return sorted_values[index]
-
-
-def fresh_postgres(url):
-    import psycopg2
-
-    base, name = url.rsplit("/", 1)
-    conn = psycopg2.connect(f"{base}/postgres")
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        cur.execute(f'CREATE DATABASE "{name}"')
-    conn.close()
 
 
 def pg_row_writes():
@@ -83,22 +73,9 @@ def main():
 
 
 def run(args, redis_url):
-
-    url = args.database_url or f"sqlite:///{tempfile.mkdtemp(prefix='altar-bench-')}/bench.sqlite3"
+    url = django_on(args.database_url, "WARNING", **backend_env(args.backend, redis_url))
     postgres = url.startswith("postgres")
-    if postgres:
-        fresh_postgres(url)
-    os.environ.update(DATABASE_URL=url, SCHEDULER_AUTOSTART="false", LOG_LEVEL="WARNING")
-    os.environ.update(backend_env(args.backend, redis_url))
-    os.environ.setdefault("SECRET_KEY", "bench-only-not-a-secret")
-    os.environ["DJANGO_SETTINGS_MODULE"] = "altar.settings"
-    sys.path.insert(0, str(ROOT))
-    manage = [sys.executable, "manage.py"]
-    subprocess.run([*manage, "migrate", "--noinput", "-v0"], cwd=ROOT, check=True)
 
-    import django
-
-    django.setup()
     from django.core.management import call_command
     from django.utils import timezone
 

@@ -19,15 +19,14 @@ file in a temporary folder is used.
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from engines import backend_env, engine, redis_for  # noqa: E402
-from scheduler_load import ROOT, fresh_postgres, percentile, spread_anchors  # noqa: E402
+from engines import backend_env, django_on, engine, redis_for  # noqa: E402
+from scheduler_load import percentile, spread_anchors  # noqa: E402
 
 
 def summary(values_ms):
@@ -53,24 +52,7 @@ def main():
 
 def run(args, redis_url):
 
-    import subprocess
-    import tempfile
-
-    url = args.database_url or f"sqlite:///{tempfile.mkdtemp(prefix='altar-bench-')}/bench.sqlite3"
-    if url.startswith("postgres"):
-        fresh_postgres(url)
-    os.environ.update(DATABASE_URL=url, SCHEDULER_AUTOSTART="false", LOG_LEVEL="INFO")
-    os.environ.update(backend_env(args.backend, redis_url))
-    os.environ.setdefault("SECRET_KEY", "bench-only-not-a-secret")
-    os.environ["DJANGO_SETTINGS_MODULE"] = "altar.settings"
-    sys.path.insert(0, str(ROOT))
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, check=True
-    )
-
-    import django
-
-    django.setup()
+    url = django_on(args.database_url, "INFO", **backend_env(args.backend, redis_url))
     from django.core.management import call_command
 
     from scheduler.models import JobRun, Schedule
