@@ -114,56 +114,46 @@ def test_pages_duplicates_and_gaps_from_an_exchange(monkeypatch, shared_data, fa
     assert first.open == Decimal("43000.10000000") and first.high == Decimal("43005.10")
 
 
-def test_one_failing_symbol_is_retried_then_recorded_and_the_others_are_stored(
-    monkeypatch, shared_data, fast_retries, settings
-):
+@pytest.fixture
+def eth_failing(monkeypatch, shared_data, fast_retries, settings):
+    """Binance (replayed) with BTC/USDT and ETH/USDT tracked; `fail(exc)` makes every
+    ETH/USDT request raise `exc`. Returns a function that collects and gives back the
+    symbols and the requested URLs."""
     now = datetime(2025, 3, 10, 12, 30, tzinfo=UTC)
-    start = to_ms(now) - to_ms(now) % HOUR_MS - 10 * HOUR_MS
-    synthetic = SyntheticBinance(start, 10)
-
-    def respond(url):
-        if "ETHUSDT" in url:
-            raise ccxt.NetworkError("Connection reset by peer")
-        return synthetic(url)
-
-    calls = install(monkeypatch, shared_data / "exchange_responses", "binance", respond)
+    synthetic = SyntheticBinance(to_ms(now) - to_ms(now) % HOUR_MS - 10 * HOUR_MS, 10)
     settings.MARKET_DATA_PROVIDER = "ccxt"
     settings.MARKET_DATA_LOOKBACK_CANDLES = 10
     exchange = Exchange.objects.create(ccxt_id="binance")
     btc = Symbol.objects.create(exchange=exchange, symbol="BTC/USDT", tracked=True)
     eth = Symbol.objects.create(exchange=exchange, symbol="ETH/USDT", tracked=True)
-    with time_machine.travel(now, tick=False):
-        assert collect() == "2 symbols, 10 candles, 1 error"
+
+    def run(error: Exception):
+        def respond(url):
+            if "ETHUSDT" in url:
+                raise error
+            return synthetic(url)
+
+        calls = install(monkeypatch, shared_data / "exchange_responses", "binance", respond)
+        with time_machine.travel(now, tick=False):
+            assert collect() == "2 symbols, 10 candles, 1 error"
+        eth.refresh_from_db()
+        assert btc.candles.count() == 10 and eth.candles.count() == 0
+        return eth, calls
+
+    return run
+
+
+def test_one_failing_symbol_is_retried_then_recorded_and_the_others_are_stored(eth_failing):
+    eth, calls = eth_failing(ccxt.NetworkError("Connection reset by peer"))
     assert sum("ETHUSDT" in url for url in calls) == 3
-    assert btc.candles.count() == 10 and eth.candles.count() == 0
-    eth.refresh_from_db()
     assert "Connection reset by peer" in eth.last_error
     assert "gave up after 3 tries" in eth.last_error
 
 
-def test_an_unexpected_error_in_one_symbol_is_that_symbols_error_only(
-    monkeypatch, shared_data, fast_retries, settings
-):
-    now = datetime(2025, 3, 10, 12, 30, tzinfo=UTC)
-    start = to_ms(now) - to_ms(now) % HOUR_MS - 10 * HOUR_MS
-    synthetic = SyntheticBinance(start, 10)
-
-    def respond(url):
-        if "ETHUSDT" in url:
-            raise KeyError("openTime")  # a parser tripping on a changed response
-        return synthetic(url)
-
-    install(monkeypatch, shared_data / "exchange_responses", "binance", respond)
-    settings.MARKET_DATA_PROVIDER = "ccxt"
-    settings.MARKET_DATA_LOOKBACK_CANDLES = 10
-    exchange = Exchange.objects.create(ccxt_id="binance")
-    btc = Symbol.objects.create(exchange=exchange, symbol="BTC/USDT", tracked=True)
-    eth = Symbol.objects.create(exchange=exchange, symbol="ETH/USDT", tracked=True)
-    with time_machine.travel(now, tick=False):
-        assert collect() == "2 symbols, 10 candles, 1 error"
-    eth.refresh_from_db()
+def test_an_unexpected_error_in_one_symbol_is_that_symbols_error_only(eth_failing):
+    # A parser tripping on a changed response: not a provider error, still only ETH's.
+    eth, _ = eth_failing(KeyError("openTime"))
     assert eth.last_error == "1h: KeyError: 'openTime'"
-    assert btc.candles.count() == 10
 
 
 def test_unreadable_credentials_stop_only_their_exchange(btc, settings):
