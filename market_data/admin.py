@@ -93,23 +93,22 @@ class SymbolAdmin(admin.ModelAdmin):
 
     @admin.action(description="Track selected symbols", permissions=["change"])
     def track(self, request, queryset):
-        count = queryset.update(tracked=True)
-        self.message_user(
-            request,
-            ngettext("%d symbol tracked.", "%d symbols tracked.", count) % count,
-            messages.SUCCESS,
-        )
+        self._set_tracked(request, queryset, True)
 
     @admin.action(
         description="Untrack selected symbols (their candles are kept)", permissions=["change"]
     )
     def untrack(self, request, queryset):
-        count = queryset.update(tracked=False)
-        self.message_user(
-            request,
-            ngettext("%d symbol untracked.", "%d symbols untracked.", count) % count,
-            messages.SUCCESS,
+        self._set_tracked(request, queryset, False)
+
+    def _set_tracked(self, request, queryset, tracked: bool) -> None:
+        count = queryset.update(tracked=tracked)
+        singular, plural = (
+            ("%d symbol tracked.", "%d symbols tracked.")
+            if tracked
+            else ("%d symbol untracked.", "%d symbols untracked.")
         )
+        self.message_user(request, ngettext(singular, plural, count) % count, messages.SUCCESS)
 
 
 @admin.register(Candle)

@@ -24,6 +24,19 @@ for model in (DjangoJob, DjangoJobExecution):
         admin.site.unregister(model)
 
 
+class ReadOnlyAdmin:
+    """For records only the hub writes: shown, never added, changed or deleted here."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 class ScheduleForm(forms.ModelForm):
     task = forms.ChoiceField(
         choices=registry.task_choices, help_text="A task from the hub's registry."
@@ -165,7 +178,7 @@ class ScheduleAdmin(admin.ModelAdmin):
 
 
 @admin.register(JobRun)
-class JobRunAdmin(admin.ModelAdmin):
+class JobRunAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     list_display = [
         "job_id",
         "scheduled_at",
@@ -191,15 +204,6 @@ class JobRunAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in JobRun._meta.fields] + ["duration_text"]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 # --- django-celery-beat's periodic tasks: a read-only mirror of the schedules ----------------
 if admin.site.is_registered(PeriodicTask):
@@ -207,7 +211,7 @@ if admin.site.is_registered(PeriodicTask):
 
 
 @admin.register(PeriodicTask)
-class ManagedPeriodicTaskAdmin(PeriodicTaskAdmin):
+class ManagedPeriodicTaskAdmin(ReadOnlyAdmin, PeriodicTaskAdmin):
     """django-celery-beat's list, read-only: under the Celery backend its rows mirror the
     schedules (beat sends from `Schedule`, never from this table), so edits belong under
     Schedules and a row added here would never run."""
@@ -218,15 +222,6 @@ class ManagedPeriodicTaskAdmin(PeriodicTaskAdmin):
     @admin.display(boolean=True, description="managed by the hub")
     def managed_by_hub(self, obj) -> bool:
         return beat_projection.is_managed(obj)
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     def changelist_view(self, request, extra_context=None):
         messages.info(request, beat_projection.MANAGED_NOTE)

@@ -1,6 +1,5 @@
 """The hub served by gunicorn, with the scheduler inside the web process (the default)."""
 
-import socket
 import sys
 import urllib.request
 
@@ -12,18 +11,12 @@ from scheduler.models import JobRun, ProbeRun, Schedule
 pytestmark = pytest.mark.subprocess
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def web(transactional_db):
     started = []
 
     def start(**env):
-        port = free_port()
+        port = testing.free_port()
         process = testing.Process(
             [sys.executable, "-m", "gunicorn", "altar.wsgi", "-w", "1", "-b", f"127.0.0.1:{port}"],
             env=testing.subprocess_env(**env),

@@ -85,11 +85,8 @@ def _project_batch(job_ids: list[str]) -> None:
         if schedule.kind == Schedule.INTERVAL:
             every = schedule.interval_seconds
             if every not in intervals:
-                # No unique key on that table: two rows may exist, so never `get()`.
-                intervals[every] = IntervalSchedule.objects.filter(
-                    every=every, period=IntervalSchedule.SECONDS
-                ).order_by("pk").first() or IntervalSchedule.objects.create(
-                    every=every, period=IntervalSchedule.SECONDS
+                intervals[every] = _first_or_create(
+                    IntervalSchedule, every=every, period=IntervalSchedule.SECONDS
                 )
             task.interval, task.crontab, task.start_time = intervals[every], None, schedule.anchor
         else:
@@ -102,20 +99,8 @@ def _project_batch(job_ids: list[str]) -> None:
                 schedule.timezone or settings.SCHEDULER_TIMEZONE,
             )
             if key not in crontabs:
-                crontabs[key] = CrontabSchedule.objects.order_by("pk").filter(
-                    minute=key[0],
-                    hour=key[1],
-                    day_of_month=key[2],
-                    month_of_year=key[3],
-                    day_of_week=key[4],
-                    timezone=key[5],
-                ).first() or CrontabSchedule.objects.create(
-                    minute=key[0],
-                    hour=key[1],
-                    day_of_month=key[2],
-                    month_of_year=key[3],
-                    day_of_week=key[4],
-                    timezone=key[5],
+                crontabs[key] = _first_or_create(
+                    CrontabSchedule, **dict(zip(CRONTAB_FIELDS, key, strict=True))
                 )
             task.interval, task.crontab, task.start_time = None, crontabs[key], None
         if task.pk is None:
@@ -126,6 +111,15 @@ def _project_batch(job_ids: list[str]) -> None:
             to_update.append(task)
     PeriodicTask.objects.bulk_create(to_create, batch_size=BATCH)
     PeriodicTask.objects.bulk_update(to_update, SCHEDULE_COLUMNS, batch_size=BATCH)
+
+
+CRONTAB_FIELDS = ("minute", "hour", "day_of_month", "month_of_year", "day_of_week", "timezone")
+
+
+def _first_or_create(model, **fields):
+    """The oldest row with `fields`, else a new one. Never `get_or_create`: django-celery-
+    beat's schedule tables have no unique key, so two equal rows may exist."""
+    return model.objects.filter(**fields).order_by("pk").first() or model.objects.create(**fields)
 
 
 def _schedule_values(task: PeriodicTask) -> tuple:

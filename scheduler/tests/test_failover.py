@@ -44,7 +44,7 @@ def assert_each_slot_once(start, end, count=3):
 
 
 def test_two_gunicorn_masters_with_two_workers_each_run_each_slot_once():
-    from tests.test_web_process import free_port
+    from scheduler.testing import free_port
 
     probes()
     masters = [

@@ -44,7 +44,7 @@ def test_a_second_runscheduler_stands_by_and_takes_over_when_the_first_is_killed
 def test_gunicorn_with_several_workers_runs_one_scheduler(transactional_db):
     import sys
 
-    from tests.test_web_process import free_port
+    from scheduler.testing import free_port
 
     Schedule.objects.create(job_id="probe_1", task="probe", interval_seconds=1)
     port = free_port()
