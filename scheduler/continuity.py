@@ -22,11 +22,16 @@ logger = logging.getLogger("scheduler")
 def resume_point(
     schedule: Schedule, now: datetime, last_sent: datetime | None = None
 ) -> datetime | None:
+    """`resume_after` the later of the job's last recorded slot and `last_sent` (the last
+    slot already sent to a queue, whose message may still be waiting for a worker)."""
+    return resume_after(schedule, now, _later(JobRun.objects.last_slot(schedule.job_id), last_sent))
+
+
+def resume_after(schedule: Schedule, now: datetime, last: datetime | None) -> datetime | None:
     """The slot the engine should fire next after a stop, recording the gap as missed.
 
-    1. The gap starts after the last recorded slot (or the last slot already sent to a
-       queue, `last_sent`, whose message may still be waiting for a worker) — or, for a
-       job never run since it was enabled, at its first slot after being enabled.
+    1. The gap starts after `last`, the last slot accounted for — or, for a job never run
+       since it was enabled, at its first slot after being enabled.
     2. No due slot in the gap: resume at its first slot.
     3. The latest due slot is inside the grace: resume there (it runs once, coalesced);
        the slots before it are one missed record.
@@ -34,10 +39,6 @@ def resume_point(
     """
     timing = schedule.timing
     since = (schedule.enabled_at or schedule.created_at or now).replace(microsecond=0)
-    recorded = getattr(schedule, "last_recorded_slot", False)  # set by `resume_points`
-    if recorded is False:
-        recorded = JobRun.objects.last_slot(schedule.job_id)
-    last = max((slot for slot in (recorded, last_sent) if slot), default=None)
     first = (
         timing.next_slot(last)
         if last and last >= since
@@ -68,14 +69,20 @@ def resume_point(
 def resume_points(
     now: datetime, last_sent: dict[str, datetime] | None = None
 ) -> dict[str, datetime | None]:
-    """`resume_point` for every enabled schedule."""
+    """`resume_point` for every enabled schedule, with the last recorded slots read in one
+    query."""
     last_sent = last_sent or {}
+    schedules = JobRun.objects.with_last_recorded_slot(Schedule.objects.filter(enabled=True))
     return {
-        schedule.job_id: resume_point(schedule, now, last_sent.get(schedule.job_id))
-        for schedule in JobRun.objects.with_last_recorded_slot(
-            Schedule.objects.filter(enabled=True)
+        schedule.job_id: resume_after(
+            schedule, now, _later(schedule.last_recorded_slot, last_sent.get(schedule.job_id))
         )
+        for schedule in schedules
     }
+
+
+def _later(*slots: datetime | None) -> datetime | None:
+    return max((slot for slot in slots if slot), default=None)
 
 
 def record_dropped(job_id: str, timing, slots: list[datetime], reason: str) -> None:

@@ -504,8 +504,8 @@ class JobRunManager(models.Manager):
             _until=models.Subquery(newest.values("missed_until")[:1]),
         )
         for schedule in rows:
-            slots = [slot for slot in (schedule._last, schedule._until) if slot]
-            schedule.last_recorded_slot = max(slots, default=None)
+            last, until = schedule._last, schedule._until
+            schedule.last_recorded_slot = last and max(last, until or last)
             yield schedule
 
     def last_slot(self, job_id: str, since: datetime | None = None) -> datetime | None:
