@@ -61,8 +61,8 @@ class Dispatch:
 
 class CeleryBackend(ReconcilingBackend):
     name = "celery"
-    # A new queue or timeout changes the messages, so it re-registers the job (keeping
-    # its grid: the next slot comes from the run history).
+    # A new queue, timeout or retry policy changes the messages, so it re-registers the
+    # job (keeping its next slot: see `add_job`).
     JOB_FIELDS = (
         "misfire_grace_seconds",
         "queue",
@@ -214,22 +214,18 @@ class CeleryBackend(ReconcilingBackend):
         return 0
 
     @classmethod
-    def broker_status(cls) -> tuple[bool, str]:
-        return broker_status()
+    def broker_status(cls, timeout: float = 3.0) -> tuple[bool, str]:
+        """Whether Redis answers within `timeout` seconds. The message never contains the
+        broker URL (it may hold a password)."""
+        from celery import current_app
+        from django.conf import settings
 
-
-def broker_status(timeout: float = 3.0) -> tuple[bool, str]:
-    """Whether the broker answers, within `timeout` seconds: (ok, message). For health
-    checks; the message never contains the broker URL (it may hold a password)."""
-    from celery import current_app
-    from django.conf import settings
-
-    if not settings.CELERY_BROKER_URL:
-        return False, "no broker: REDIS_URL is not set"
-    try:
-        with current_app.connection_for_write(settings.CELERY_BROKER_URL) as connection:
-            connection.ensure_connection(max_retries=1, timeout=timeout)
-            connection.default_channel.client.ping()
-    except Exception as exc:
-        return False, f"broker unreachable: {type(exc).__name__}"
-    return True, "broker ok"
+        if not settings.CELERY_BROKER_URL:
+            return False, "no broker: REDIS_URL is not set"
+        try:
+            with current_app.connection_for_write(settings.CELERY_BROKER_URL) as connection:
+                connection.ensure_connection(max_retries=1, timeout=timeout)
+                connection.default_channel.client.ping()
+        except Exception as exc:
+            return False, f"broker unreachable: {type(exc).__name__}"
+        return True, "broker ok"
