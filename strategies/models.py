@@ -1,6 +1,7 @@
 """Strategies: what the user switches on and off. Each active strategy has a job,
 `strategy_<id>`, that the scheduler runs every `interval_seconds`."""
 
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
 
@@ -16,6 +17,13 @@ class StrategyQuerySet(models.QuerySet):
             Schedule.objects.filter(job_id__in=job_ids).delete()
             return super().delete()
 
+    def visible_to(self, user):
+        """The strategies `user` may see and change: their own, or all for a superuser.
+        Admin, pages and the API all scope through this one method."""
+        if user.is_superuser:
+            return self
+        return self.filter(owner_id=user.pk)
+
 
 class Strategy(models.Model):
     TIMEFRAMES = [
@@ -28,6 +36,14 @@ class Strategy(models.Model):
     ]
 
     name = models.CharField(max_length=100)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="strategies",
+        help_text="Who sees and changes this strategy (superusers see all).",
+    )
     symbol = models.CharField(max_length=30, default="BTC/USDT", help_text="e.g. BTC/USDT")
     timeframe = models.CharField(max_length=5, choices=TIMEFRAMES, default="1h")
     interval_seconds = models.PositiveIntegerField(
