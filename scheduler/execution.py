@@ -18,7 +18,7 @@ from asgiref.sync import async_to_sync
 from django.db import connections
 from django.utils import timezone
 
-from . import claims, hotpath, registry
+from . import claims, hotpath, registry, signals
 from .models import JobRun, Schedule
 
 logger = logging.getLogger("scheduler.execution")
@@ -133,7 +133,23 @@ def _execute(schedule: Schedule, slot: datetime, run: JobRun) -> str | None:
     took = (finished - run.started_at).total_seconds()
     log = logger.info if status == JobRun.SUCCEEDED else logger.error
     log("Job %s %s in %.3fs: %s", job_id, status, took, summary)
+    _announce(job_id, slot, status, summary)
     return status
+
+
+def _announce(job_id: str, slot: datetime, status: str, summary: str) -> None:
+    """Send `run_finished`; a receiver's error is logged and does not change the run."""
+    for receiver, result in signals.run_finished.send_robust(
+        sender=JobRun, job_id=job_id, slot=slot, status=status, summary=summary
+    ):
+        if isinstance(result, Exception):
+            logger.error(
+                "run_finished receiver %r failed for %s: %s",
+                receiver,
+                job_id,
+                _one_line(result),
+                exc_info=result,
+            )
 
 
 def _attempts(schedule: Schedule, slot: datetime, run: JobRun) -> tuple[str, str, str] | None:

@@ -163,3 +163,29 @@ def test_no_retry_by_default(monkeypatch):
     )
     assert run_job("probe_1", slot=timezone.now().replace(microsecond=0)) == JobRun.FAILED
     assert JobRun.objects.get().attempts == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_run_finished_is_sent_once_with_the_outcome_and_a_failing_receiver_changes_nothing():
+    from scheduler.signals import run_finished
+
+    heard = []
+
+    def listener(sender, job_id, slot, status, summary, **kwargs):
+        heard.append((job_id, slot, status))
+
+    def broken(sender, **kwargs):
+        raise RuntimeError("receiver bug")
+
+    probe_schedule("signal_job")
+    slot = this_second()
+    run_finished.connect(listener)
+    run_finished.connect(broken)
+    try:
+        assert run_job("signal_job", slot=slot) == JobRun.SUCCEEDED
+        assert run_job("signal_job", slot=slot) is None  # already claimed: no second signal
+    finally:
+        run_finished.disconnect(listener)
+        run_finished.disconnect(broken)
+    assert heard == [("signal_job", slot, JobRun.SUCCEEDED)]
+    assert JobRun.objects.get(job_id="signal_job").status == JobRun.SUCCEEDED
