@@ -1,7 +1,12 @@
 """Fixtures shared by every app's tests."""
 
-import pytest
+import os
+import shutil
 
+import pytest
+from django.db import connection
+
+from scheduler import testing
 from scheduler.testing import manage
 
 
@@ -37,6 +42,28 @@ def scheduler_process(transactional_db):
     yield start
     for process in started:
         process.stop()
+
+
+@pytest.fixture
+def redis_server(transactional_db):
+    """A private `redis-server` (the Celery backend's broker) for a PostgreSQL test."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the Celery backend tests need PostgreSQL (DATABASE_URL=postgres://...)")
+    if shutil.which("redis-server") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("redis-server is not installed, and CI=true: failing")
+        pytest.skip("redis-server is not installed: the Celery backend tests need it")
+    server = testing.RedisServer().start()
+    yield server
+    server.remove()
+
+
+@pytest.fixture(autouse=True)
+def served_over_plain_http(settings):
+    """The test client and live server speak plain http, as a local run behind no proxy
+    does (SECURE_SSL_REDIRECT=false). Production's https settings have their own tests."""
+    settings.SECURE_SSL_REDIRECT = False
+    settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False
 
 
 @pytest.fixture(autouse=True)

@@ -11,6 +11,7 @@ here with a message naming the variable.
 import os
 import secrets
 import ssl
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -73,6 +74,20 @@ DEBUG = _strict_bool("DEBUG", False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
+# --- HTTPS (Heroku's router ends TLS and says so in X-Forwarded-Proto) ----------------------
+# On by default with DEBUG=False; `make run` and other local runs behind no proxy set
+# SECURE_SSL_REDIRECT=false, which also lets the session and CSRF cookies travel over http.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = _strict_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_SSL_REDIRECT
+# HSTS: browsers remember to use https for a year; only sent on https responses.
+SECURE_HSTS_SECONDS = _int("SECURE_HSTS_SECONDS", 31_536_000 if SECURE_SSL_REDIRECT else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _strict_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = _strict_bool("SECURE_HSTS_PRELOAD", True)
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -118,6 +133,7 @@ TEMPLATES = [
 ]
 
 # --- Database --------------------------------------------------------------------------
+_LOCAL_HOSTS = {"", None, "localhost", "127.0.0.1", "::1"}
 _conn_max_age = _int("CONN_MAX_AGE", 60)
 _database_url = env.str("DATABASE_URL", default="") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
 try:
@@ -146,6 +162,17 @@ if _default_db["ENGINE"] == "django.db.backends.sqlite3":
     _default_db["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}
 else:
     _default_db["CONN_HEALTH_CHECKS"] = True
+    _default_db["OPTIONS"] = {
+        # Heroku Postgres takes TLS only; a server on this machine needs none.
+        "sslmode": env.str(
+            "DATABASE_SSLMODE",
+            default="prefer" if _default_db.get("HOST") in _LOCAL_HOSTS else "require",
+        ),
+        # Who holds each connection, in pg_stat_activity and `heroku pg:ps` (DYNO is
+        # Heroku's "web.1", "worker.2"...).
+        "application_name": f"altar {os.environ.get('DYNO') or Path(sys.argv[0]).name}"[:63],
+        **_default_db.get("OPTIONS", {}),
+    }
 # Persistent connections on both databases: outside requests (scheduler threads) Django
 # would otherwise open a connection, and on SQLite run its PRAGMAs, for every job.
 _default_db["CONN_MAX_AGE"] = _conn_max_age
@@ -191,12 +218,11 @@ USE_TZ = True
 
 # --- Static files (whitenoise, so admin is styled with DEBUG=False) ------------------------
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    # Compressed now; hashed names (the manifest storage) come with the Heroku work, since
-    # they make every template render depend on a prior collectstatic.
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    # Compressed and hashed (cached forever by browsers); see altar/static_storage.py.
+    "staticfiles": {"BACKEND": "altar.static_storage.HashedStaticFilesStorage"},
 }
 
 LOGIN_URL = "admin:login"
@@ -208,7 +234,8 @@ SCHEDULER_TIMEZONE = env.str("SCHEDULER_TIMEZONE", default="UTC").strip()
 # Threads that run jobs in the scheduler process (the guide's ThreadPoolExecutor(20)).
 SCHEDULER_THREADS = _lenient_int("SCHEDULER_THREADS", 20)
 # How long a stopping scheduler lets running jobs finish before recording them interrupted.
-SCHEDULER_SHUTDOWN_GRACE = _lenient_int("SCHEDULER_SHUTDOWN_GRACE", 10)
+# 25 s: Heroku kills a dyno 30 s after SIGTERM, and gunicorn waits 28 (gunicorn.conf.py).
+SCHEDULER_SHUTDOWN_GRACE = _lenient_int("SCHEDULER_SHUTDOWN_GRACE", 25)
 # How often (seconds) the scheduler stamps its running claims; three missed beats make a
 # claim stale, so another process may take it over.
 SCHEDULER_HEARTBEAT_SECONDS = _lenient_int("SCHEDULER_HEARTBEAT_SECONDS", 5)
@@ -262,6 +289,9 @@ CELERY_RESULT_SERIALIZER = "json"
 # No result backend: `JobRun` is the run history.
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Worker processes per `worker` dyno. Celery's default is the CPU count, which a Heroku
+# dyno reports as 8: 16 database connections from one dyno (see the README's budget).
+CELERY_WORKER_CONCURRENCY = _int("CELERY_WORKER_CONCURRENCY", 2)
 CELERY_WORKER_MAX_TASKS_PER_CHILD = 1000
 # Celery's Django fixup closes every database connection around every task unless told to
 # reuse them: a new PostgreSQL connection per run cost 10-30 ms and capped a worker at a

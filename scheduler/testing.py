@@ -139,6 +139,7 @@ def subprocess_env(**extra: str) -> dict[str, str]:
         DJANGO_SETTINGS_MODULE="altar.settings",
         SECRET_KEY=settings.SECRET_KEY,
         SCHEDULER_AUTOSTART="false",
+        SECURE_SSL_REDIRECT="false",  # plain http on loopback, no proxy in front
         PYTHONUNBUFFERED="1",
     )
     env.update(extra)

@@ -72,3 +72,59 @@ def test_a_tls_redis_url_with_a_certificate_policy_passes_check(db):
     )
     assert result.returncode == 0, result.stderr
     assert "secret" not in result.stderr
+
+
+# The config vars a Heroku app gets (app.json and the add-ons); none of them is real.
+HEROKU_ENV = {
+    "SECRET_KEY": "kq3v9ZrX2b7Lw5Tn8Yp1Hs4Jd6Fg0Mc-Ae_Ru2Wi9Oy3Uk7Ql5Zx1Cv8Bn4Mt6Gh",
+    "DATABASE_URL": "postgres://u1:p4ss@ec2-1-2-3-4.compute-1.amazonaws.com:5432/d1",
+    "ALLOWED_HOSTS": "altar-hub.herokuapp.com",
+    "CSRF_TRUSTED_ORIGINS": "https://altar-hub.herokuapp.com",
+    "FIELD_ENCRYPTION_KEY": "hJ0W7tq2sYQ8rKx1Xr6Qm3u5vLzPbT9eNcGdAaFiOkE=",
+    "METRICS_TOKEN": "m3tr1cs-t0ken-for-tests",
+}
+
+
+def manage(*args, **env):
+    full_env = subprocess_env(**env)
+    for test_only in ("SECURE_SSL_REDIRECT", "SCHEDULER_AUTOSTART"):
+        if test_only not in env:
+            full_env.pop(test_only)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=BASE_DIR,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    "backend",
+    [
+        {"SCHEDULER_BACKEND": "apscheduler"},
+        {
+            "SCHEDULER_BACKEND": "celery",
+            "REDIS_URL": "rediss://:r3dis@ec2-5-6-7-8.compute-1.amazonaws.com:6380",
+            "REDIS_SSL_CERT_REQS": "none",
+        },
+    ],
+)
+def test_production_settings_pass_the_deploy_check_with_no_warning(backend):
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **HEROKU_ENV, **backend)
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_production_is_https_only_with_tls_to_the_database_and_a_local_run_can_opt_out():
+    show = (
+        "from django.conf import settings as s; from django.db import connection as c; "
+        "print(s.SECURE_SSL_REDIRECT, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, "
+        "s.SECURE_HSTS_SECONDS, c.settings_dict['OPTIONS']['sslmode'], "
+        "c.settings_dict['CONN_MAX_AGE'], c.settings_dict['CONN_HEALTH_CHECKS'])"
+    )
+    heroku = manage("shell", "-v", "0", "-c", show, **HEROKU_ENV)
+    assert heroku.stdout.split() == ["True", "True", "True", "31536000", "require", "60", "True"]
+    local = manage("shell", "-v", "0", "-c", show, **HEROKU_ENV, SECURE_SSL_REDIRECT="false")
+    assert local.stdout.split()[:4] == ["False", "False", "False", "0"]
