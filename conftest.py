@@ -1,6 +1,7 @@
 """Fixtures shared by every app's tests."""
 
 import os
+import secrets
 import shutil
 
 import pytest
@@ -47,15 +48,27 @@ def scheduler_process(transactional_db):
 @pytest.fixture
 def redis_server(transactional_db):
     """A private `redis-server` (the Celery backend's broker) for a PostgreSQL test."""
+    server = start_redis()
+    yield server
+    server.remove()
+
+
+@pytest.fixture
+def redis_with_password(transactional_db):
+    """The same, asking clients for a password, as hosted Redis does."""
+    server = start_redis(password=secrets.token_hex(16))
+    yield server
+    server.remove()
+
+
+def start_redis(password: str = "") -> testing.RedisServer:
     if connection.vendor != "postgresql":
         pytest.skip("the Celery backend tests need PostgreSQL (DATABASE_URL=postgres://...)")
     if shutil.which("redis-server") is None:
         if os.environ.get("CI") == "true":
             pytest.fail("redis-server is not installed, and CI=true: failing")
         pytest.skip("redis-server is not installed: the Celery backend tests need it")
-    server = testing.RedisServer().start()
-    yield server
-    server.remove()
+    return testing.RedisServer(password).start()
 
 
 @pytest.fixture(autouse=True)

@@ -85,6 +85,8 @@ SECURE_HSTS_SECONDS = _int("SECURE_HSTS_SECONDS", 31_536_000 if SECURE_SSL_REDIR
 SECURE_HSTS_INCLUDE_SUBDOMAINS = _strict_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
 SECURE_HSTS_PRELOAD = _strict_bool("SECURE_HSTS_PRELOAD", True)
 SESSION_COOKIE_HTTPONLY = True
+# Error reports mask passwords inside connection URLs too (altar/error_reports.py).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "altar.error_reports.SecretsFilter"
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
 

@@ -232,13 +232,16 @@ def free_port() -> int:
 class RedisServer:
     """A private `redis-server` on a free port (never the shared one), so a test may stop,
     restart or pause it. Its data persists across a restart (append-only file, synced on
-    every write), as a managed Redis's does."""
+    every write), as a managed Redis's does. With `password`, clients must give it
+    (`requirepass`), as on Heroku."""
 
-    def __init__(self):
+    def __init__(self, password: str = ""):
         import tempfile
 
         self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.password = password
+        auth = f":{password}@" if password else ""
+        self.url = f"redis://{auth}127.0.0.1:{self.port}/0"
         self.dir = tempfile.mkdtemp(prefix="altar-redis-")
         self.process: Process | None = None
 
@@ -258,6 +261,7 @@ class RedisServer:
                 "yes",
                 "--appendfsync",
                 "always",
+                *(["--requirepass", self.password] if self.password else []),
             ]
         )
         self.process.wait_for_line(r"Ready to accept connections", timeout=10)
@@ -275,9 +279,12 @@ class RedisServer:
         self.stop(signal.SIGKILL)
         shutil.rmtree(self.dir, ignore_errors=True)
 
+    def auth_args(self) -> list[str]:
+        return ["--no-auth-warning", "-a", self.password] if self.password else []
+
     def cli(self, *args: str) -> str:
         return subprocess.run(
-            ["redis-cli", "-p", str(self.port), *args],
+            ["redis-cli", "-p", str(self.port), *self.auth_args(), *args],
             capture_output=True,
             text=True,
             timeout=10,
