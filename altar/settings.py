@@ -233,8 +233,10 @@ LOGIN_URL = "admin:login"
 SCHEDULER_BACKEND = env.str("SCHEDULER_BACKEND", default="apscheduler").strip().lower()
 SCHEDULER_AUTOSTART = _lenient_bool("SCHEDULER_AUTOSTART", SCHEDULER_BACKEND == "apscheduler")
 SCHEDULER_TIMEZONE = env.str("SCHEDULER_TIMEZONE", default="UTC").strip()
-# Threads that run jobs in the scheduler process (the guide's ThreadPoolExecutor(20)).
-SCHEDULER_THREADS = _lenient_int("SCHEDULER_THREADS", 20)
+# Threads that run jobs in the scheduler process (the guide had 20). Each busy thread holds
+# a database connection: 10 keeps one dyno of each type inside the smallest Heroku
+# Postgres plan (20 connections; see the README's connection budget).
+SCHEDULER_THREADS = _lenient_int("SCHEDULER_THREADS", 10)
 # How long a stopping scheduler lets running jobs finish before recording them interrupted.
 # 25 s: Heroku kills a dyno 30 s after SIGTERM, and gunicorn waits 28 (gunicorn.conf.py).
 SCHEDULER_SHUTDOWN_GRACE = _lenient_int("SCHEDULER_SHUTDOWN_GRACE", 25)
@@ -320,6 +322,7 @@ CELERY_TASK_QUEUES = [Queue("default"), Queue("market_data"), Queue("strategies"
 # claim alive (fresh heartbeat) and does nothing, so the short timeout costs a no-op, not
 # a second run.
 CELERY_VISIBILITY_TIMEOUT = _int("CELERY_VISIBILITY_TIMEOUT", 300)
+REDIS_POLL_SECONDS = _int("REDIS_POLL_SECONDS", 5)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
     "socket_connect_timeout": REDIS_TIMEOUT,
@@ -330,6 +333,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Hosted Redis (Upstash, Heroku) drops idle connections: check before reuse.
     "health_check_interval": 25,
     "retry_on_timeout": True,
+    # How long an idle worker's BRPOP waits before asking again. A message still arrives
+    # at once; an idle worker sends 12 commands a minute instead of 60 (hosted Redis such
+    # as Upstash bills per command). A stopping worker waits for it: kept short.
+    "polling_interval": REDIS_POLL_SECONDS,
 }
 CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_TIMEOUT
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

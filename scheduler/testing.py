@@ -215,6 +215,17 @@ class Process:
         return self.proc.returncode
 
 
+def procfile_command(process_type: str) -> list[str]:
+    """The Procfile's command for `process_type`, as arguments."""
+    import shlex
+
+    for line in (BASE_DIR / "Procfile").read_text().splitlines():
+        name, _, command = line.partition(":")
+        if name.strip() == process_type:
+            return shlex.split(command)
+    raise KeyError(f"no {process_type!r} process type in the Procfile")
+
+
 def manage(*args: str, env: dict[str, str] | None = None) -> Process:
     """Start `manage.py <args>` against the test database."""
     return Process([sys.executable, "manage.py", *args], env=env)

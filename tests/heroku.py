@@ -5,28 +5,12 @@ from __future__ import annotations
 
 import http.client
 import os
-import shlex
 import sys
 from pathlib import Path
 
 from scheduler import testing
 
-ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = str(Path(sys.executable).parent)
-
-
-def procfile() -> dict[str, str]:
-    """The Procfile's process types and their commands."""
-    types = {}
-    for line in (ROOT / "Procfile").read_text().splitlines():
-        if line.strip() and not line.lstrip().startswith("#"):
-            name, _, command = line.partition(":")
-            types[name.strip()] = command.strip()
-    return types
-
-
-def command(process_type: str) -> list[str]:
-    return shlex.split(procfile()[process_type])
 
 
 def production_env(**extra: str) -> dict[str, str]:

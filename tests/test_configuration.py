@@ -9,6 +9,8 @@ import pytest
 
 from scheduler.testing import BASE_DIR, subprocess_env
 
+from .heroku import production_env
+
 
 def manage_check(**env):
     return subprocess.run(
@@ -90,14 +92,10 @@ def heroku_env() -> dict[str, str]:
 
 
 def manage(*args, **env):
-    full_env = subprocess_env(**env)
-    for test_only in ("SECURE_SSL_REDIRECT", "SCHEDULER_AUTOSTART"):
-        if test_only not in env:
-            full_env.pop(test_only)
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=BASE_DIR,
-        env=full_env,
+        env=production_env(**env),
         capture_output=True,
         text=True,
         timeout=60,

@@ -12,7 +12,7 @@ from django.utils import timezone
 from scheduler import testing
 from scheduler.models import ProbeRun, Schedule
 
-from .heroku import answers, command, get, production_env
+from .heroku import answers, get, production_env
 
 pytestmark = [pytest.mark.subprocess, pytest.mark.postgres_only]
 
@@ -45,7 +45,7 @@ def test_release_then_web_and_two_workers_serve_styled_pages_and_fire_each_slot_
     )
     assert build.returncode == 0, build.stderr
     release = subprocess.run(
-        ["honcho", "run", "-e", empty, *command("release")],
+        ["honcho", "run", "-e", empty, *testing.procfile_command("release")],
         env=env,
         capture_output=True,
         text=True,

@@ -15,7 +15,7 @@ from django.utils import timezone
 from scheduler import testing
 from scheduler.models import JobRun, ProbeRun, Schedule
 
-from .heroku import command, production_env
+from .heroku import production_env
 
 pytestmark = [pytest.mark.subprocess, pytest.mark.postgres_only]
 
@@ -25,7 +25,9 @@ TAKEOVER_BOUND = 10  # the new dyno fires again long before the old one's grace 
 
 def web_dyno() -> testing.Process:
     port = testing.free_port()
-    return testing.Process(command("web"), env=production_env(PORT=str(port), DYNO="web.1"))
+    return testing.Process(
+        testing.procfile_command("web"), env=production_env(PORT=str(port), DYNO="web.1")
+    )
 
 
 def test_a_restart_hands_over_at_once_records_the_cut_run_and_doubles_no_slot(
