@@ -61,14 +61,23 @@ def redis_with_password(transactional_db):
     server.remove()
 
 
-def start_redis(password: str = "") -> testing.RedisServer:
+@pytest.fixture
+def redis_dropping_idle(transactional_db):
+    """One that closes a connection once it has been idle for 2 s, as hosted Redis does
+    after a few minutes."""
+    server = start_redis(idle_timeout=1)
+    yield server
+    server.remove()
+
+
+def start_redis(password: str = "", idle_timeout: int = 0) -> testing.RedisServer:
     if connection.vendor != "postgresql":
         pytest.skip("the Celery backend tests need PostgreSQL (DATABASE_URL=postgres://...)")
     if shutil.which("redis-server") is None:
         if os.environ.get("CI") == "true":
             pytest.fail("redis-server is not installed, and CI=true: failing")
         pytest.skip("redis-server is not installed: the Celery backend tests need it")
-    return testing.RedisServer(password).start()
+    return testing.RedisServer(password, idle_timeout).start()
 
 
 @pytest.fixture(autouse=True)

@@ -246,11 +246,12 @@ class RedisServer:
     every write), as a managed Redis's does. With `password`, clients must give it
     (`requirepass`), as on Heroku."""
 
-    def __init__(self, password: str = ""):
+    def __init__(self, password: str = "", idle_timeout: int = 0):
         import tempfile
 
         self.port = free_port()
         self.password = password
+        self.idle_timeout = idle_timeout  # seconds before the server drops an idle client
         auth = f":{password}@" if password else ""
         self.url = f"redis://{auth}127.0.0.1:{self.port}/0"
         self.dir = tempfile.mkdtemp(prefix="altar-redis-")
@@ -273,6 +274,8 @@ class RedisServer:
                 "--appendfsync",
                 "always",
                 *(["--requirepass", self.password] if self.password else []),
+                "--timeout",
+                str(self.idle_timeout),
             ]
         )
         self.process.wait_for_line(r"Ready to accept connections", timeout=10)

@@ -17,6 +17,7 @@ from .heroku import answers, get, production_env
 pytestmark = [pytest.mark.subprocess, pytest.mark.postgres_only]
 
 BOOT_BOUND = 90  # web and two workers with embedded beats, on a loaded 2-core machine
+LATE = 2  # seconds from a slot to its run, once started
 
 
 @pytest.fixture
@@ -92,3 +93,33 @@ def test_release_then_web_and_two_workers_serve_styled_pages_and_fire_each_slot_
     assert "worker.2 |" in honcho.output and "standing by" in honcho.output
     assert testing.duplicates() == []
     assert testing.lost("probe_1", start, end) == []
+
+
+def test_a_redis_that_drops_idle_connections_costs_no_slot(redis_dropping_idle, settings):
+    """Hosted Redis (Upstash, Heroku) closes connections left idle: here after 2 s, while
+    the job fires every 3 s, so connections are cut between sends and made again."""
+    settings.SCHEDULER_BACKEND = "celery"
+    Schedule.objects.all().delete()
+    Schedule.objects.create(job_id="probe_1", task="probe", interval_seconds=3)
+    env = testing.subprocess_env(SCHEDULER_BACKEND="celery", REDIS_URL=redis_dropping_idle.url)
+    processes = []
+    try:
+        processes.append(testing.celery_worker(env))
+        processes.append(testing.manage("runscheduler", env=env))
+        testing.wait_until(lambda: ProbeRun.objects.exists(), 60, "the first run")
+        start = ProbeRun.objects.earliest("scheduled_at").scheduled_at
+        testing.wait_until(lambda: ProbeRun.objects.count() >= 6, 40, "six runs, 15 s on")
+        end = timezone.now() - timezone.timedelta(seconds=2)
+    finally:
+        for process in reversed(processes):
+            process.stop()
+    stats = redis_dropping_idle.cli("INFO", "stats")
+    reconnects = int(re.search(r"total_connections_received:(\d+)", stats)[1])
+    assert reconnects >= 15, reconnects  # the server did cut them: 10 are made without cuts
+    assert testing.duplicates() == []
+    assert testing.lost("probe_1", start, end) == []
+    lateness = [
+        (run.started_at - run.scheduled_at).total_seconds()
+        for run in ProbeRun.objects.order_by("scheduled_at")
+    ]
+    assert max(lateness[1:]) < LATE, lateness  # after the start, a reconnect costs little
