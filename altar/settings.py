@@ -297,6 +297,14 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # dyno reports as 8: 16 database connections from one dyno (see the README's budget).
 CELERY_WORKER_CONCURRENCY = _int("CELERY_WORKER_CONCURRENCY", 2)
 CELERY_WORKER_MAX_TASKS_PER_CHILD = 1000
+# Heroku stops a dyno with SIGTERM to every process and SIGKILL 30 s later. The Procfile
+# sets REMAP_SIGTERM=SIGQUIT, Celery's setting for this: pool processes ignore SIGTERM
+# (they would die at once, mid-run), and the worker lets running tasks finish for the
+# scheduler's grace, then cancels them (each run is recorded interrupted) and hands their
+# messages back to Redis, where the new dyno's worker takes them over as the next attempt.
+CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = (
+    SCHEDULER_SHUTDOWN_GRACE if isinstance(SCHEDULER_SHUTDOWN_GRACE, int) else 25
+)
 # Celery's Django fixup closes every database connection around every task unless told to
 # reuse them: a new PostgreSQL connection per run cost 10-30 ms and capped a worker at a
 # few dozen runs a second. Connections are reused as in the other processes

@@ -216,13 +216,15 @@ class Process:
 
 
 def procfile_command(process_type: str) -> list[str]:
-    """The Procfile's command for `process_type`, as arguments."""
+    """The Procfile's command for `process_type`, as arguments; leading `VAR=value`
+    assignments go through `env`, which then becomes the command itself."""
     import shlex
 
     for line in (BASE_DIR / "Procfile").read_text().splitlines():
         name, _, command = line.partition(":")
         if name.strip() == process_type:
-            return shlex.split(command)
+            args = shlex.split(command)
+            return ["env", *args] if "=" in args[0] else args
     raise KeyError(f"no {process_type!r} process type in the Procfile")
 
 

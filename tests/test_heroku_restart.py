@@ -91,3 +91,61 @@ def test_a_restart_hands_over_at_once_records_the_cut_run_and_doubles_no_slot(
 def old_pids(process: testing.Process) -> set[int]:
     """The gunicorn master's workers' pids, from its log ("Booting worker with pid")."""
     return {int(pid) for pid in re.findall(r"Booting worker with pid: (\d+)", process.output)}
+
+
+def test_a_worker_dyno_restart_gives_the_run_its_grace_then_the_new_dyno_retries_it(
+    redis_server, settings
+):
+    settings.SCHEDULER_BACKEND = "celery"
+    Schedule.objects.all().delete()
+    Schedule.objects.create(
+        job_id="probe_long",
+        task="probe",
+        interval_seconds=3600,
+        max_attempts=2,
+        retry_backoff_seconds=0,
+        kwargs={"sleep": 120},
+    )
+    Schedule.objects.create(job_id="probe_1", task="probe", interval_seconds=1)
+
+    def worker_dyno() -> testing.Process:
+        env = production_env(
+            SCHEDULER_BACKEND="celery", REDIS_URL=redis_server.url, DYNO="worker.1"
+        )
+        return testing.Process(testing.procfile_command("worker"), env=env)
+
+    old = worker_dyno()
+    new = None
+    try:
+        testing.wait_until(
+            lambda: ProbeRun.objects.filter(job_id="probe_long").exists(), 90, "the long run"
+        )
+        start = timezone.now()
+        new = worker_dyno()
+        new.wait_for_line(r"standing by", timeout=90)
+        os.killpg(old.proc.pid, signal.SIGTERM)
+        terminated = time.monotonic()
+        try:
+            old.proc.wait(HEROKU_KILL_AFTER)
+        except subprocess.TimeoutExpired:
+            os.killpg(old.proc.pid, signal.SIGKILL)
+            pytest.fail(f"the old dyno outlived Heroku's {HEROKU_KILL_AFTER}s:\n{old.output}")
+        old_took = time.monotonic() - terminated
+        testing.wait_until(
+            lambda: ProbeRun.objects.filter(job_id="probe_long", attempt=2).exists(),
+            30,
+            "the new dyno to take the cut run over as attempt 2",
+        )
+        end = timezone.now() - timezone.timedelta(seconds=2)
+    finally:
+        for dyno in (new, old):
+            if dyno is not None:
+                dyno.stop(timeout=40)
+
+    assert 25 <= old_took < HEROKU_KILL_AFTER, old_took
+    cut = JobRun.objects.get(job_id="probe_long")
+    assert cut.attempt == 2
+    assert cut.attempts[0]["error"] == "interrupted: stopped from outside (SystemExit)"
+    assert "Initiating Soft Shutdown, terminating in 25 seconds" in old.output
+    assert testing.duplicates() == []
+    assert testing.lost("probe_1", start, end) == []
