@@ -71,8 +71,10 @@ class Algorithm:
     overlays: tuple[str, ...] = ()
     oscillators: tuple[str, ...] = ()
 
-    def __init__(self, **values):
-        self.values = self.clean(values)
+    def __init__(self, values: object = None):
+        """`values`: the parameters (a dict; missing ones take their defaults).
+        `ValidationError` listing every problem when they are not valid."""
+        self.values = self.clean({} if values is None else values)
         for key, value in self.values.items():
             setattr(self, key, value)
 
