@@ -38,6 +38,11 @@ def money(value: Decimal) -> Decimal:
     return _round(value, ROUND_HALF_EVEN)
 
 
+def plain(value: Decimal) -> str:
+    """An amount for people: no exponent, no trailing zeros (`0.5`, `10000`)."""
+    return f"{value.normalize():f}"
+
+
 def notional(quantity: Decimal, price: Decimal) -> Decimal:
     return _round(CONTEXT.multiply(quantity, price), ROUND_HALF_EVEN)
 

@@ -38,7 +38,7 @@ from market_data.timeframes import floor_ms, from_ms, timeframe_ms, to_ms
 
 from .algorithms import Algorithm, Decision
 from .models import PaperAccount, Signal, Strategy, Trade
-from .paper import Book, Fill, money
+from .paper import Book, Fill, money, plain
 
 logger = logging.getLogger(__name__)
 
@@ -125,7 +125,8 @@ def ensure_fresh(symbol: Symbol, timeframe: str, now: datetime) -> int:
         raise StaleCandles(f"cannot fetch {symbol.symbol} {timeframe}: {exc}") from None
     if outcome.error:
         raise StaleCandles(f"fetching {symbol.symbol} {timeframe} failed: {outcome.error}")
-    return outcome.candles
+    # The newest stored candle is fetched again (it may have been forming): not a new one.
+    return outcome.candles - (1 if newest is not None and since == to_ms(newest) else 0)
 
 
 def closed_candles(
@@ -198,7 +199,7 @@ def run(strategy: Strategy, now: datetime | None = None) -> str:
     return (
         f"{prefix}: {len(steps)} candle{'s' if len(steps) != 1 else ''} judged, "
         f"{fills} fill{'s' if fills != 1 else ''}; last {last.decision.action} at "
-        f"{last.price} ({last.reason}); equity {last.equity:.2f}"
+        f"{plain(last.price)} ({last.reason}); equity {plain(last.equity)}"
     )
 
 

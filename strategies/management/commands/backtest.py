@@ -15,6 +15,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from strategies.backtest import Result, run_backtest
 from strategies.models import Strategy
+from strategies.paper import plain
 
 BAR = 30
 
@@ -39,12 +40,6 @@ def parse_moment(option: str, text: str, end: bool = False) -> datetime:
     if timezone.is_naive(moment):
         moment = moment.replace(tzinfo=UTC)
     return moment
-
-
-def plain(value) -> str:
-    """A Decimal without trailing zeros or exponent."""
-    text = f"{value.normalize():f}"
-    return text
 
 
 def percent(value) -> str:
