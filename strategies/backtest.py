@@ -97,7 +97,8 @@ def run_backtest(
     )
     if not inside:
         raise ValueError(
-            f"no stored candles for {what} from {since:%Y-%m-%d %H:%M} to {until:%Y-%m-%d %H:%M}"
+            f"no stored candles for {what} between {since:%Y-%m-%d %H:%M} and "
+            f"{until:%Y-%m-%d %H:%M} UTC; fetch them first (manage.py backfill_candles)"
         )
     rows = before + inside
     times = [row[0] for row in rows]

@@ -24,19 +24,16 @@ def parse_moment(option: str, text: str, end: bool = False) -> datetime:
     """A date (`2024-01-01`) or ISO datetime, in UTC when naive. A date given as an end
     means the end of that day."""
     try:
-        moment = parse_datetime(text)
-    except ValueError:
-        moment = None
-    if moment is None:
-        try:
-            day = parse_date(text)
-        except ValueError:
-            day = None
-        if day is None:
-            raise CommandError(f"{option} {text!r} is not a date like 2024-01-01")
+        day = parse_date(text)  # first: Python also reads a bare date as a datetime
+        moment = None if day else parse_datetime(text)
+    except ValueError:  # well formed, but no such day or time (2018-02-30)
+        day = moment = None
+    if day is not None:
         moment = datetime(day.year, day.month, day.day) + (
             timedelta(days=1) if end else timedelta()
         )
+    elif moment is None:
+        raise CommandError(f"{option} {text!r} is not a date like 2024-01-01")
     if timezone.is_naive(moment):
         moment = moment.replace(tzinfo=UTC)
     return moment
