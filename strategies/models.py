@@ -149,19 +149,34 @@ class Strategy(models.Model):
             Schedule.objects.filter(job_id=self.job_id).delete()
             return super().delete(*args, **kwargs)
 
-    def clean(self) -> None:
-        """Check the parameters against the chosen algorithm (types, ranges, fast < slow),
-        with the errors on the parameters field; store them with defaults filled in."""
-        super().clean()
-        if self.algorithm not in ALGORITHMS:
-            return  # the field's own choice validation reports it
+    def clean_fields(self, exclude=None) -> None:
+        """The fields' own checks, then the parameters against the chosen algorithm (types,
+        ranges, fast < slow), with the errors on the parameters field; valid parameters are
+        stored with their defaults filled in.
+
+        Here rather than in `clean()`: a form without the parameters field (the list's
+        Active checkbox) excludes it, and an error on an excluded field would crash it."""
+        errors: dict = {}
         try:
-            cls = algorithm_class(self.algorithm)
-            self.parameters = cls.clean(self.parameters if self.parameters is not None else {})
-            needed = cls(self.parameters).warmup()
+            super().clean_fields(exclude=exclude)
+        except ValidationError as exc:
+            errors = exc.update_error_dict(errors)
+        skip = set(exclude or ()) | set(errors)
+        if not {"parameters", "algorithm"} & skip:
+            try:
+                self.parameters = self._checked_parameters()
+            except ValidationError as exc:
+                errors = exc.update_error_dict(errors)
+        if errors:
+            raise ValidationError(errors)
+
+    def _checked_parameters(self) -> dict:
+        cls = algorithm_class(self.algorithm)
+        try:
+            values = cls.clean(self.parameters if self.parameters is not None else {})
         except ValidationError as exc:
             raise ValidationError({"parameters": exc.messages}) from None
-        history = settings.STRATEGY_HISTORY_CANDLES
+        needed, history = cls(values).warmup(), settings.STRATEGY_HISTORY_CANDLES
         if needed > history:
             raise ValidationError(
                 {
@@ -169,6 +184,7 @@ class Strategy(models.Model):
                     f"reads {history} (STRATEGY_HISTORY_CANDLES)."
                 }
             )
+        return values
 
     def make_algorithm(self) -> Algorithm:
         """The algorithm with this strategy's parameters; `ValueError` with a readable
