@@ -59,7 +59,8 @@
     }
     for (var j = 0; j <= 4; j++) {
       var t = t0 + (t1 - t0) * j / 4;
-      node("text", { x: x(t), y: height - 6, "text-anchor": "middle" }, svg).textContent = day(t);
+      var anchor = j === 0 ? "start" : j === 4 ? "end" : "middle";  // ends stay inside
+      node("text", { x: x(t), y: height - 6, "text-anchor": anchor }, svg).textContent = day(t);
     }
     levels.forEach(function (level) {
       node("line", { x1: PAD.left, x2: WIDTH - PAD.right, y1: y(level), y2: y(level), "class": "level" }, svg);
