@@ -272,11 +272,18 @@ def record_outcome(strategy_id: int, status: str, summary: str, at: datetime) ->
 
     Called from the scheduler's `run_finished` signal (see apps.py), after the run's own
     outcome is committed."""
+    failed = status in ("failed", "timed_out")
+    if not failed:
+        # The common case in one statement: a success clears the count.
+        done = PaperAccount.objects.filter(strategy_id=strategy_id).update(
+            last_run_at=at, last_run_status=status, consecutive_failures=0, updated_at=at
+        )
+        if done:
+            return None
     strategy = Strategy.objects.filter(pk=strategy_id).first()
     if strategy is None:
         return None
     account = open_account(strategy)
-    failed = status in ("failed", "timed_out")
     with transaction.atomic():
         account = PaperAccount.objects.select_for_update().get(pk=account.pk)
         account.last_run_at = at
