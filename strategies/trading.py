@@ -20,6 +20,7 @@ A live run (`run`):
 
 from __future__ import annotations
 
+import bisect
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -205,7 +206,7 @@ def run(strategy: Strategy, now: datetime | None = None) -> str:
 
 def _after(times: list[datetime], moment: datetime) -> int:
     """Index of the first of `times` (ascending) later than `moment`."""
-    return next((i for i in range(len(times) - 1, -1, -1) if times[i] <= moment), -1) + 1
+    return bisect.bisect_right(times, moment)
 
 
 def record(
