@@ -1,23 +1,12 @@
 from django.contrib import admin
-from django.urls import reverse
-from django.utils.html import format_html, format_html_join
 from django.utils.translation import ngettext
 
+from . import panels
 from .models import Strategy
-from .paper import money, plain
-
-RECENT = 20
-
-
-def _money(value) -> str:
-    return plain(money(value))
 
 
 @admin.register(Strategy)
 class StrategyAdmin(admin.ModelAdmin):
-    """Each user sees and changes only their own strategies (superusers: all), through
-    `Strategy.objects.visible_to`, the one scoping method admin, pages and the API share."""
-
     list_display = [
         "name",
         "symbol",
@@ -31,10 +20,26 @@ class StrategyAdmin(admin.ModelAdmin):
         "pnl",
     ]
     list_editable = ["is_active"]
-    list_filter = ["is_active", "timeframe", "algorithm"]
-    list_select_related = ["account"]
+    list_filter = ["is_active", "timeframe"]
     search_fields = ["name", "symbol"]
     actions = ["start_strategies", "stop_strategies"]
+
+    @admin.action(description="Start selected strategies", permissions=["change"])
+    def start_strategies(self, request, queryset):
+        count = sum(strategy.start() for strategy in queryset)
+        self.message_user(
+            request, ngettext("%d strategy started.", "%d strategies started.", count) % count
+        )
+
+    @admin.action(description="Stop selected strategies", permissions=["change"])
+    def stop_strategies(self, request, queryset):
+        count = sum(strategy.stop() for strategy in queryset)
+        self.message_user(
+            request, ngettext("%d strategy stopped.", "%d strategies stopped.", count) % count
+        )
+
+    # --- Paper trading: the change page ---------------------------------------------------
+    list_select_related = ["account"]
     readonly_fields = [
         "job_id",
         "stopped_reason",
@@ -53,21 +58,8 @@ class StrategyAdmin(admin.ModelAdmin):
         ("Recent trades", {"fields": ["recent_trades"]}),
     ]
 
-    @admin.action(description="Start selected strategies", permissions=["change"])
-    def start_strategies(self, request, queryset):
-        count = sum(strategy.start() for strategy in queryset)
-        self.message_user(
-            request, ngettext("%d strategy started.", "%d strategies started.", count) % count
-        )
-
-    @admin.action(description="Stop selected strategies", permissions=["change"])
-    def stop_strategies(self, request, queryset):
-        count = sum(strategy.stop() for strategy in queryset)
-        self.message_user(
-            request, ngettext("%d strategy stopped.", "%d strategies stopped.", count) % count
-        )
-
-    # --- Owners ---------------------------------------------------------------------------
+    # --- Owners: each user sees and changes only their own strategies (superusers: all),
+    # through `Strategy.objects.visible_to`, which admin, pages and the API share.
     def get_queryset(self, request):
         return super().get_queryset(request).visible_to(request.user)
 
@@ -75,6 +67,9 @@ class StrategyAdmin(admin.ModelAdmin):
         if request.user.is_superuser:
             return [*self.list_display, "owner"]
         return self.list_display
+
+    def get_list_filter(self, request):
+        return [*self.list_filter, "algorithm"]
 
     def get_readonly_fields(self, request, obj=None):
         """Only a superuser hands a strategy to someone else."""
@@ -90,117 +85,35 @@ class StrategyAdmin(admin.ModelAdmin):
             obj.owner = request.user
         super().save_model(request, obj, form, change)
 
-    # --- List columns ---------------------------------------------------------------------
-    @staticmethod
-    def _account(obj):
-        return getattr(obj, "account", None)
-
+    # --- Columns and panels (strategies/panels.py) ----------------------------------------
     @admin.display(description="last run", ordering="account__last_run_at")
     def last_run(self, obj):
-        account = self._account(obj)
-        if account is None or account.last_run_at is None:
-            return "—"
-        return f"{account.last_run_at:%Y-%m-%d %H:%M:%S} · {account.last_run_status}"
+        return panels.last_run(panels.account_of(obj))
 
     @admin.display(description="last signal", ordering="account__last_signal_at")
     def last_signal(self, obj):
-        account = self._account(obj)
-        if account is None or account.last_signal_at is None:
-            return "—"
-        return f"{account.last_action} · {account.last_signal_at:%Y-%m-%d %H:%M}"
+        return panels.last_signal(panels.account_of(obj))
 
     @admin.display(description="equity", ordering="account__equity")
     def equity(self, obj):
-        account = self._account(obj)
-        return "—" if account is None else _money(account.equity)
+        return panels.equity(panels.account_of(obj))
 
     @admin.display(description="P&L")
     def pnl(self, obj):
-        account = self._account(obj)
-        if account is None:
-            return "—"
-        share = account.pnl / account.capital * 100 if account.capital else 0
-        sign = "+" if account.pnl > 0 else ""
-        return f"{sign}{_money(account.pnl)} ({share:+.2f}%)"
+        return panels.pnl(panels.account_of(obj))
 
-    # --- Change page ----------------------------------------------------------------------
     @admin.display(description="account")
     def account_summary(self, obj):
-        account = self._account(obj)
-        if account is None:
-            return "Opened at the first run, with the paper capital above."
-        return format_html(
-            "cash {} · position {} · equity {} · P&amp;L {} (realised {}, unrealised {}) · "
-            "fees {} · {} failed run(s) in a row",
-            _money(account.cash),
-            plain(account.position),
-            _money(account.equity),
-            _money(account.pnl),
-            _money(account.realised_pnl),
-            _money(account.unrealised_pnl),
-            _money(account.fees_paid),
-            account.consecutive_failures,
-        )
+        return panels.account_summary(panels.account_of(obj))
 
     @admin.display(description="chart")
     def chart_link(self, obj):
-        if obj.pk is None:
-            return "—"
-        url = reverse("strategy-pages:strategy-detail", args=[obj.pk])
-        return format_html('<a href="{}">Price, indicators, trades and equity</a>', url)
+        return panels.chart_link(obj)
 
     @admin.display(description="signals")
     def recent_signals(self, obj):
-        if obj.pk is None:
-            return "—"
-        rows = obj.signals.order_by("-candle_time")[:RECENT]
-        if not rows:
-            return "No signal yet."
-        body = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            (
-                (
-                    f"{s.candle_time:%Y-%m-%d %H:%M}",
-                    s.action,
-                    plain(s.price),
-                    s.reason,
-                    _money(s.equity),
-                )
-                for s in rows
-            ),
-        )
-        return format_html(
-            "<table><thead><tr><th>candle (UTC)</th><th>action</th><th>close</th>"
-            "<th>reason</th><th>equity</th></tr></thead><tbody>{}</tbody></table>",
-            body,
-        )
+        return panels.recent_signals(obj) if obj.pk else "—"
 
     @admin.display(description="trades")
     def recent_trades(self, obj):
-        if obj.pk is None:
-            return "—"
-        rows = obj.trades.order_by("-time")[:RECENT]
-        if not rows:
-            return "No trade yet."
-        body = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            (
-                (
-                    f"{t.time:%Y-%m-%d %H:%M}",
-                    t.side,
-                    plain(t.price),
-                    plain(t.quantity),
-                    _money(t.fee),
-                    "" if t.realised_pnl is None else _money(t.realised_pnl),
-                )
-                for t in rows
-            ),
-        )
-        return format_html(
-            "<table><thead><tr><th>time (UTC)</th><th>side</th><th>price</th>"
-            "<th>quantity</th><th>fee</th><th>realised P&amp;L</th></tr></thead>"
-            "<tbody>{}</tbody></table>",
-            body,
-        )
+        return panels.recent_trades(obj) if obj.pk else "—"

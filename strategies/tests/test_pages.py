@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import time_machine
 from django.conf import settings
+from django.shortcuts import resolve_url
 
 from strategies import trading
 from strategies.models import Strategy
@@ -44,7 +45,8 @@ def page(strategy):
 def test_anonymous_visitors_are_sent_to_log_in(client, traded):
     response = client.get(page(traded))
     assert response.status_code == 302
-    assert response["Location"] == f"/admin/login/?next=/strategies/{traded.pk}/"
+    login = resolve_url(settings.LOGIN_URL)
+    assert response["Location"] == f"{login}?next=/strategies/{traded.pk}/"
 
 
 def test_another_users_strategy_is_not_found(client, bob, traded):
