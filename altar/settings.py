@@ -413,3 +413,11 @@ SHARED_DATA_DIR = env.str(
 # health_check calls a series stale when its newest candle closed more than two timeframes
 # plus this many seconds ago (the collection interval, 10 minutes, plus slack).
 MARKET_DATA_FRESHNESS_GRACE = _int("MARKET_DATA_FRESHNESS_GRACE", 900)
+
+# --- Strategies --------------------------------------------------------------------------
+# Closes an algorithm reads for each decision (the window ends at the candle judged; a live
+# run and a backtest use the same window, so they decide alike).
+STRATEGY_HISTORY_CANDLES = _int("STRATEGY_HISTORY_CANDLES", 500)
+# Closed candles a run judges at most when it is behind (after downtime); older ones are
+# left without a signal rather than traded late.
+STRATEGY_CATCH_UP_CANDLES = _int("STRATEGY_CATCH_UP_CANDLES", 50)
