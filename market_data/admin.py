@@ -3,7 +3,9 @@
 
 from django import forms
 from django.contrib import admin, messages
+from django.utils.decorators import method_decorator
 from django.utils.translation import ngettext
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from .crypto import CredentialsError
 from .models import Candle, Exchange, HealthReport, Symbol
@@ -31,6 +33,7 @@ class ExchangeForm(forms.ModelForm):
         model = Exchange
         fields = ["ccxt_id", "name", "enabled"]
 
+    @method_decorator(sensitive_variables("data", "key", "secret"))
     def clean(self):
         data = super().clean()
         key, secret = data.get("api_key", ""), data.get("api_secret", "")
@@ -53,6 +56,11 @@ class ExchangeAdmin(admin.ModelAdmin):
     list_filter = ["enabled"]
     search_fields = ["ccxt_id", "name"]
     actions = ["reencrypt"]
+
+    @method_decorator(sensitive_post_parameters("api_key", "api_secret"))
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        """An error while saving mails the admins a report: never with the credentials."""
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
     @admin.display(boolean=True, description="credentials")
     def has_credentials(self, obj: Exchange) -> bool:

@@ -12,6 +12,7 @@ import re
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
 
 
 class CredentialsError(Exception):
@@ -46,6 +47,7 @@ def _fernet_key(key: str) -> str | bytes:
     return key
 
 
+@sensitive_variables("credentials")
 def encrypt(credentials: dict[str, str]) -> str:
     return _fernet().encrypt(json.dumps(credentials).encode()).decode()
 

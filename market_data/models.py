@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from django.core.exceptions import ValidationError
 from django.db import connections, models, transaction
 from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_variables
 
 from . import crypto
 from .timeframes import TIMEFRAMES, validate_timeframes
@@ -61,6 +63,7 @@ class Exchange(models.Model):
     def has_credentials(self) -> bool:
         return bool(self.credentials_encrypted)
 
+    @method_decorator(sensitive_variables("api_key", "secret"))
     def set_credentials(self, api_key: str, secret: str) -> None:
         """Encrypt and keep the credentials (both empty clears them); raises
         `crypto.CredentialsError` when FIELD_ENCRYPTION_KEY is missing or malformed."""

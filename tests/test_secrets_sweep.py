@@ -12,6 +12,7 @@ import secrets
 
 import pytest
 from cryptography.fernet import Fernet
+from django_celery_beat.models import PeriodicTask
 
 from market_data.models import Exchange, Symbol
 from scheduler import testing
@@ -92,10 +93,12 @@ def test_no_secret_reaches_logs_run_records_task_messages_or_admin(secrets_in_sc
     )
     messages = task_messages(monitor.output)
     assert len(messages) >= 3  # every run crossed Redis
+    assert PeriodicTask.objects.filter(name="probe_1").exists()  # the mirror was written
 
     places = {
         "worker and beat logs": "\n".join(p.output for p in processes[1:]),
         "run records": json.dumps(list(JobRun.objects.values()), default=str),
+        "beat's task table": json.dumps(list(PeriodicTask.objects.values()), default=str),
         "task messages": "\n".join(messages),
         "admin": admin_pages(admin_client, exchange),
     }
@@ -155,3 +158,34 @@ def test_error_reports_mask_passwords_in_connection_urls(settings, rf):
     assert "r3dis-pw-in-url" not in text
     assert "rediss://:********************@redis.example.com:6380" in text
     assert "signing-key-that-must-stay-home" not in text
+
+
+def test_an_error_while_saving_credentials_mails_the_admins_without_them(
+    admin_client, settings, monkeypatch, mailoutbox
+):
+    from market_data import crypto
+
+    settings.ADMINS = [("Ops", "ops@example.com")]
+    settings.FIELD_ENCRYPTION_KEY = [Fernet.generate_key().decode()]
+
+    def broken_encrypt(credentials):
+        raise RuntimeError("encryption backend unavailable")
+
+    monkeypatch.setattr(crypto, "encrypt", broken_encrypt)
+    admin_client.raise_request_exception = False
+    key, secret = f"apikey{secrets.token_hex(8)}", f"apisecret{secrets.token_hex(8)}"
+    response = admin_client.post(
+        "/admin/market_data/exchange/add/",
+        {
+            "ccxt_id": "binance",
+            "name": "Binance",
+            "enabled": "on",
+            "api_key": key,
+            "api_secret": secret,
+        },
+    )
+    assert response.status_code == 500
+    assert len(mailoutbox) == 1
+    report = mailoutbox[0].body + "".join(str(a[0]) for a in mailoutbox[0].alternatives)
+    assert "encryption backend unavailable" in report  # the report is useful...
+    assert key not in report and secret not in report  # ...and keeps the credentials home
