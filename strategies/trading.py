@@ -5,9 +5,11 @@ same stored candles they record the same signals and trades.
 
 A live run (`run`):
 
-1. Fresh candles: when the newest closed candle of the strategy's symbol and timeframe is
-   not stored yet, fetch the missing ones through the market-data provider (a strategy on
-   1-minute candles cannot wait for the 10-minute collector). A failed fetch fails the run.
+1. Fresh candles: unless a candle later than the newest closed one is stored, fetch from
+   the newest stored one through the market-data provider (a strategy on 1-minute candles
+   cannot wait for the 10-minute collector). Exchanges serve the forming candle too, and
+   the collector and the runs store it; fetching it again once it has closed overwrites
+   its partial values with the final ones. A failed fetch fails the run.
 2. Read the newest closed candles: the ones not judged yet (at most
    `STRATEGY_CATCH_UP_CANDLES`; the newest one alone on a first run) and the history
    before them that the algorithm reads (`STRATEGY_HISTORY_CANDLES` per decision).
@@ -102,11 +104,15 @@ def market(strategy: Strategy) -> Symbol:
 
 
 def ensure_fresh(symbol: Symbol, timeframe: str, now: datetime) -> int:
-    """Fetch the candles missing up to the newest closed one; returns how many were stored
-    (0 when nothing was missing). `StaleCandles` when the fetch failed."""
+    """Fetch the candles missing up to the newest closed one, and that one again if it was
+    stored while forming; returns how many new candles were stored (0 when nothing was
+    missing). `StaleCandles` when the fetch failed."""
     wanted = latest_closed(timeframe, now)
     newest = Candle.objects.newest_open_time(symbol, timeframe)
-    if newest is not None and newest >= wanted:
+    # A stored candle later than `wanted` proves `wanted` was fetched after it closed (a
+    # fetch runs from its start to the present). `wanted` itself as the newest may have
+    # been stored while forming (exchanges serve it): fetch it again, a page of one or two.
+    if newest is not None and newest > wanted:
         return 0
     step = timeframe_ms(timeframe)
     window_start = to_ms(wanted) - (settings.STRATEGY_HISTORY_CANDLES - 1) * step
