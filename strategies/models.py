@@ -20,6 +20,19 @@ MONEY = {"max_digits": 36, "decimal_places": 18}
 
 
 class StrategyQuerySet(models.QuerySet):
+    def reset_accounts(self) -> int:
+        """Delete the paper accounts, signals and trades of these strategies, nothing else;
+        each account opens afresh, with the strategy's capital, at its next run. Returns how
+        many accounts were deleted.
+
+        The accounts go first: deleting one waits for a run recording on it (the run holds
+        its row lock), so that run's signals and trades are committed, and deleted, next."""
+        with transaction.atomic():
+            count, _ = PaperAccount.objects.filter(strategy__in=self).delete()
+            Trade.objects.filter(strategy__in=self).delete()
+            Signal.objects.filter(strategy__in=self).delete()
+        return count
+
     def delete(self):
         """Bulk deletes (admin's "Delete selected") remove the strategies' jobs too."""
         with transaction.atomic():
@@ -98,8 +111,9 @@ class Strategy(models.Model):
         decimal_places=8,
         default=Decimal("10000"),
         validators=[MinValueValidator(Decimal("0.0001")), MaxValueValidator(Decimal("1e9"))],
-        help_text="Cash the paper account starts with, in the quote currency (e.g. USDT). "
-        "Used when the account is opened or reset.",
+        help_text="Cash the paper account opens with, in the quote currency (e.g. USDT): at "
+        "the first run, and at the first run after “Reset paper account”. Changing it does "
+        "not change an open account.",
     )
     fee_rate = models.DecimalField(
         max_digits=8,
@@ -169,6 +183,22 @@ class Strategy(models.Model):
                 errors = exc.update_error_dict(errors)
         if errors:
             raise ValidationError(errors)
+
+    MARKET_FIELDS = ("exchange", "symbol", "timeframe")
+
+    def clean(self) -> None:
+        """The market of a strategy with a paper account stays as it is: the account's
+        position and signals are in that market. Reset the account to change it."""
+        if self.pk is None or not PaperAccount.objects.filter(strategy_id=self.pk).exists():
+            return
+        stored = Strategy.objects.filter(pk=self.pk).values(*self.MARKET_FIELDS).first() or {}
+        changed = [f for f in self.MARKET_FIELDS if f in stored and stored[f] != getattr(self, f)]
+        if changed:
+            message = (
+                "Fixed while the strategy has a paper account (its position and signals are "
+                "in this market); reset the paper account first to change it."
+            )
+            raise ValidationError({field: message for field in changed})
 
     def _checked_parameters(self) -> dict:
         cls = algorithm_class(self.algorithm)

@@ -160,8 +160,11 @@ def book_of(account: PaperAccount, fee_rate: Decimal) -> Book:
     )
 
 
-def open_account(strategy: Strategy) -> PaperAccount:
-    account, _ = PaperAccount.objects.get_or_create(
+def open_account(strategy: Strategy, lock: bool = False) -> PaperAccount:
+    """The strategy's paper account, opened with its capital if it has none (yet, or since
+    "Reset paper account"); with its row locked when `lock`."""
+    accounts = PaperAccount.objects.select_for_update() if lock else PaperAccount.objects
+    account, _ = accounts.get_or_create(
         strategy=strategy,
         defaults={
             "capital": strategy.capital,
@@ -225,7 +228,7 @@ def record(
 ) -> list[Step]:
     """Judge candles `first`… under the account's row lock and record them (step 3)."""
     with transaction.atomic():
-        account = PaperAccount.objects.select_for_update().get(strategy=strategy)
+        account = open_account(strategy, lock=True)
         if account.last_signal_at is not None:
             first = max(first, _after(times, account.last_signal_at))
         book = book_of(account, strategy.fee_rate)

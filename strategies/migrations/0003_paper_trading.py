@@ -43,7 +43,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='strategy',
             name='capital',
-            field=models.DecimalField(decimal_places=8, default=Decimal('10000'), help_text='Cash the paper account starts with, in the quote currency (e.g. USDT). Used when the account is opened or reset.', max_digits=20, validators=[django.core.validators.MinValueValidator(Decimal('0.0001')), django.core.validators.MaxValueValidator(Decimal('1E+9'))], verbose_name='paper capital'),
+            field=models.DecimalField(decimal_places=8, default=Decimal('10000'), help_text='Cash the paper account opens with, in the quote currency (e.g. USDT): at the first run, and at the first run after “Reset paper account”. Changing it does not change an open account.', max_digits=20, validators=[django.core.validators.MinValueValidator(Decimal('0.0001')), django.core.validators.MaxValueValidator(Decimal('1E+9'))], verbose_name='paper capital'),
         ),
         migrations.AddField(
             model_name='strategy',
