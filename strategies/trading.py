@@ -66,13 +66,20 @@ class Step:
         return f"{self.decision.reason}; {self.note}" if self.note else self.decision.reason
 
 
+def window(closes: np.ndarray, index: int) -> np.ndarray:
+    """The closes a decision on candle `index` reads: the `STRATEGY_HISTORY_CANDLES` up to
+    and including it (fewer when fewer are stored). The recursive indicators (EMA, RSI) are
+    seeded at the window's start, so their values depend on it."""
+    history = settings.STRATEGY_HISTORY_CANDLES
+    return closes[max(0, index - history + 1) : index + 1]
+
+
 def judge(
     algorithm: Algorithm, book: Book, closes: np.ndarray, index: int, time: datetime, price: Decimal
 ) -> Step:
     """Decide on candle `index` of `closes` from the window of closes ending there, and apply
     the decision to `book` at the candle's close `price`."""
-    history = settings.STRATEGY_HISTORY_CANDLES
-    decision = algorithm.evaluate(closes[max(0, index - history + 1) : index + 1])
+    decision = algorithm.evaluate(window(closes, index))
     fill, note = book.apply(decision.action, price)
     return Step(time, price, decision, fill, note, money(book.equity(price)))
 
