@@ -63,7 +63,9 @@ def test_another_users_strategy_cannot_be_opened_or_changed(client, staff, bob):
     client.force_login(staff)
     response = client.get(change_url(theirs), follow=True)
     assert "doesn’t exist" in response.content.decode()
-    client.post(change_url(theirs), form(name="Taken"))
+    response = client.post(change_url(theirs), form(name="Taken"))
+    # Not the changelist a saved change goes back to: admin's "doesn't exist" redirect.
+    assert response.status_code == 302 and response.url == reverse("admin:index")
     client.post(CHANGELIST, {"action": "start_strategies", "_selected_action": [theirs.pk]})
     theirs.refresh_from_db()
     assert theirs.name == "Bob's" and not theirs.is_active

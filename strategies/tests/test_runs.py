@@ -203,6 +203,7 @@ def test_an_overlapping_slot_is_skipped_and_recorded(clock, monkeypatch):
     assert run_job(strategy.job_id, slot=first + timedelta(seconds=1)) == JobRun.SKIPPED
     release.set()
     runner.join(20)
+    assert not runner.is_alive()
     statuses = dict(JobRun.objects.values_list("scheduled_at", "status"))
     assert statuses == {first: JobRun.SUCCEEDED, first + timedelta(seconds=1): JobRun.SKIPPED}
     assert Signal.objects.filter(strategy=strategy).count() == 1
