@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from market_data.models import Candle
 from scheduler.models import Schedule
-from strategies import trading
+from strategies import autostop, trading
 from strategies.models import PaperAccount, Strategy
 
 pytestmark = pytest.mark.django_db
@@ -136,7 +136,7 @@ def test_the_list_and_change_page_show_the_account_signals_and_trades(staff_clie
         for _ in range(30):
             trading.run(strategy)
             clock.shift(60)
-    trading.record_outcome(
+    autostop.record_outcome(
         strategy.pk, "succeeded", "fine", datetime(2024, 3, 1, 12, 30, tzinfo=UTC)
     )
     account = PaperAccount.objects.get(strategy=strategy)
@@ -159,7 +159,7 @@ def test_the_list_and_change_page_show_the_account_signals_and_trades(staff_clie
 def test_the_change_page_says_why_a_strategy_stopped_itself(staff_client, strategy):
     strategy.start()
     for _ in range(5):
-        trading.record_outcome(strategy.pk, "failed", "BadSymbol: gone", datetime.now(UTC))
+        autostop.record_outcome(strategy.pk, "failed", "BadSymbol: gone", datetime.now(UTC))
     html = staff_client.get(change_url(strategy)).content.decode()
     assert "Stopped itself after 5 failed runs in a row" in html
     assert "BadSymbol: gone" in html
