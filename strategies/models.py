@@ -308,8 +308,7 @@ class Signal(models.Model):
     """What a strategy decided on one closed candle. One per strategy and candle, however
     often a slot is delivered or runs overlap (the unique constraint is the last guard)."""
 
-    BUY, SELL, HOLD = "buy", "sell", "hold"
-    ACTIONS = [(BUY, "buy"), (SELL, "sell"), (HOLD, "hold")]
+    ACTIONS = [("buy", "buy"), ("sell", "sell"), ("hold", "hold")]
 
     strategy = models.ForeignKey(Strategy, on_delete=models.CASCADE, related_name="signals")
     candle_time = models.DateTimeField(help_text="Open time of the candle it judged.")
