@@ -20,7 +20,7 @@ class StrategyAdmin(admin.ModelAdmin):
         "pnl",
     ]
     list_editable = ["is_active"]
-    list_filter = ["is_active", "timeframe"]
+    list_filter = ["is_active", "timeframe", "algorithm"]
     search_fields = ["name", "symbol"]
     actions = ["start_strategies", "stop_strategies", "reset_accounts"]
 
@@ -75,9 +75,6 @@ class StrategyAdmin(admin.ModelAdmin):
         if request.user.is_superuser:
             return [*self.list_display, "owner"]
         return self.list_display
-
-    def get_list_filter(self, request):
-        return [*self.list_filter, "algorithm"]
 
     def get_readonly_fields(self, request, obj=None):
         """Only a superuser hands a strategy to someone else. The market is fixed once the
