@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
 
-from market_data.models import PRICE, validate_exchange_id
+from market_data.models import PRICE, Symbol, validate_exchange_id
 from scheduler.models import Schedule
 from scheduler.slots import MAX_INTERVAL, MIN_INTERVAL
 
@@ -226,6 +226,12 @@ class Strategy(models.Model):
             raise ValueError(
                 f"invalid parameters for {cls.name}: {' '.join(exc.messages)}"
             ) from None
+
+    def stored_market(self) -> Symbol | None:
+        """The market row of this strategy's exchange and symbol, with its exchange; None
+        until one is stored (a run creates it: `trading.market`)."""
+        rows = Symbol.objects.filter(exchange__ccxt_id=self.exchange, symbol=self.symbol)
+        return rows.select_related("exchange").first()
 
     @property
     def job_id(self) -> str:

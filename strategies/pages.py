@@ -14,8 +14,6 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
-from market_data.models import Symbol
-
 from .algorithms import Algorithm
 from .models import PaperAccount, Strategy
 from .paper import money, plain
@@ -48,8 +46,7 @@ def chart_data(strategy: Strategy) -> dict:
     them sees (the history before them included, so they are warmed up where the chart
     starts), the fills and the equity after each judged candle in that range."""
     data = {"symbol": strategy.symbol, "timeframe": strategy.timeframe, "times": []}
-    symbol = Symbol.objects.filter(exchange__ccxt_id=strategy.exchange, symbol=strategy.symbol)
-    symbol = symbol.first()
+    symbol = strategy.stored_market()
     if symbol is None:
         return data
     try:

@@ -89,11 +89,7 @@ def latest_closed(timeframe: str, now: datetime) -> datetime:
 def market(strategy: Strategy) -> Symbol:
     """The strategy's market row (created on first use, untracked: the strategy fetches what
     it needs itself; the collector only collects symbols tracked in admin)."""
-    found = (
-        Symbol.objects.filter(exchange__ccxt_id=strategy.exchange, symbol=strategy.symbol)
-        .select_related("exchange")
-        .first()
-    )
+    found = strategy.stored_market()
     if found is not None:
         return found
     exchange, _ = Exchange.objects.get_or_create(ccxt_id=strategy.exchange)
