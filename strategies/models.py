@@ -81,9 +81,11 @@ class Strategy(models.Model):
     start_immediately = models.BooleanField(
         default=True, help_text="On start, run at once instead of one interval later."
     )
+    # Choices and the parameters' help text are fixed at import, so migrations hold them as
+    # literals and never import the algorithms (a new algorithm comes with a migration).
     algorithm = models.CharField(
         max_length=40,
-        choices=algorithm_choices,
+        choices=algorithm_choices(),
         default="sma_crossover",
         help_text="How the strategy decides to buy, sell or hold on each closed candle.",
     )

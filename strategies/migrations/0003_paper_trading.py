@@ -3,7 +3,6 @@
 import django.core.validators
 import django.db.models.deletion
 import market_data.models
-import strategies.algorithms
 from decimal import Decimal
 from django.db import migrations, models
 
@@ -38,7 +37,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='strategy',
             name='algorithm',
-            field=models.CharField(choices=strategies.algorithms.choices, default='sma_crossover', help_text='How the strategy decides to buy, sell or hold on each closed candle.', max_length=40),
+            field=models.CharField(choices=[('sma_crossover', 'sma_crossover(fast, slow)'), ('ema_crossover', 'ema_crossover(fast, slow)'), ('rsi_reversion', 'rsi_reversion(period, oversold, overbought)'), ('bollinger_breakout', 'bollinger_breakout(period, stddev)'), ('macd_cross', 'macd_cross(fast, slow, signal)')], default='sma_crossover', help_text='How the strategy decides to buy, sell or hold on each closed candle.', max_length=40),
         ),
         migrations.AddField(
             model_name='strategy',
