@@ -33,9 +33,8 @@ def record_outcome(strategy_id: int, status: str, summary: str, at: datetime) ->
     strategy = Strategy.objects.filter(pk=strategy_id).first()
     if strategy is None:
         return None
-    account = open_account(strategy)
     with transaction.atomic():
-        account = PaperAccount.objects.select_for_update().get(pk=account.pk)
+        account = open_account(strategy, lock=True)  # reopened if reset meanwhile
         account.last_run_at = at
         account.last_run_status = status
         account.consecutive_failures = account.consecutive_failures + 1 if failed else 0

@@ -209,6 +209,24 @@ def test_an_overlapping_slot_is_skipped_and_recorded(clock, monkeypatch):
     assert Signal.objects.filter(strategy=strategy).count() == 1
 
 
+@pytest.mark.django_db
+def test_a_run_whose_account_is_reset_midway_opens_it_afresh(clock, monkeypatch):
+    strategy = minute_strategy()
+    trading.run(strategy)
+    clock.shift(MINUTE)
+    real = trading.closed_candles
+
+    def reset_meanwhile(*args):  # after the run opened the account, before it records
+        Strategy.objects.filter(pk=strategy.pk).reset_accounts()
+        return real(*args)
+
+    monkeypatch.setattr(trading, "closed_candles", reset_meanwhile)
+    assert "1 candle judged" in trading.run(strategy)
+    account = PaperAccount.objects.get(strategy=strategy)
+    assert account.capital == strategy.capital
+    assert list(strategy.signals.values_list("candle_time", flat=True)) == [account.last_signal_at]
+
+
 # --- Failures and the auto-stop ------------------------------------------------------------
 def run_slots(clock, strategy, count):
     """Run `count` consecutive slots of `strategy`'s job; their statuses."""
