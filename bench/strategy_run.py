@@ -8,7 +8,7 @@ Prints JSON, one object per database:
   database queries per run. Candles: the real BTC-like 5m series
   (freqtrade-orderflow-candles_5m.csv), stored beforehand, so no run fetches;
 - backtest: candles per second of `run_backtest` for each algorithm over the longest
-  series in the data folder (bittrex_ETC-BTC_1m.csv, 13,681 one-minute candles).
+  recorded series (bittrex_ETC-BTC_1m.csv, 13,681 one-minute candles).
 
     .venv/bin/python bench/strategy_run.py
     .venv/bin/python bench/strategy_run.py \\
@@ -34,7 +34,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from engines import django_on  # noqa: E402
 
-RUN_SERIES = "freqtrade-orderflow-candles_5m.csv"
+# (file in SHARED_DATA_DIR, exchange id, symbol, timeframe): pinned, so what is stored
+# matches the file whatever else the folder holds.
+RUN_SERIES = ("freqtrade-orderflow-candles_5m.csv", "binance", "BTC/USDT", "5m")
+BACKTEST_SERIES = ("bittrex_ETC-BTC_1m.csv", "bittrex", "ETC/BTC", "1m")
 
 
 def main():
@@ -60,12 +63,11 @@ def run(args):
     from django.db import connection
 
     folder = Path(settings.SHARED_DATA_DIR)
-    longest = max(folder.glob("*.csv"), key=lambda path: sum(1 for _ in path.open()))
     return {
         "database": connection.vendor,
         "history_candles": settings.STRATEGY_HISTORY_CANDLES,
-        "run": bench_runs(folder / RUN_SERIES, args.runs),
-        "backtest": bench_backtest(longest),
+        "run": bench_runs(folder, RUN_SERIES, args.runs),
+        "backtest": bench_backtest(folder, BACKTEST_SERIES),
     }
 
 
@@ -91,21 +93,23 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
 
 
-def bench_runs(path: Path, runs: int) -> dict:
+def bench_runs(folder: Path, series: tuple[str, str, str, str], runs: int) -> dict:
     import time_machine
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
+    from market_data.timeframes import timeframe_ms
     from scheduler.execution import run_job
     from strategies import trading
     from strategies.models import Signal, Strategy
 
-    rows = store(path, "binance", "BTC/USDT", "5m")
+    name, exchange, symbol, timeframe = series
+    rows = store(folder / name, exchange, symbol, timeframe)
     strategy = Strategy.objects.create(
-        name="Bench", exchange="binance", symbol="BTC/USDT", timeframe="5m", interval_seconds=60
+        name="Bench", exchange=exchange, symbol=symbol, timeframe=timeframe, interval_seconds=60
     )
     strategy.start()
-    step = timedelta(minutes=5)
+    step = timedelta(milliseconds=timeframe_ms(timeframe))
     first = 600  # 500 candles of history before the first judged one
 
     def measure(call, start: int) -> dict:
@@ -133,7 +137,7 @@ def bench_runs(path: Path, runs: int) -> dict:
         trading.run(strategy, moment)
 
     result = {
-        "series": path.name,
+        "series": name,
         "through_run_job": measure(through_scheduler, first),
         "strategy_work_only": measure(strategy_only, first + runs),
     }
@@ -141,13 +145,15 @@ def bench_runs(path: Path, runs: int) -> dict:
     return result
 
 
-def bench_backtest(path: Path) -> dict:
+def bench_backtest(folder: Path, series: tuple[str, str, str, str]) -> dict:
+    from market_data.timeframes import timeframe_ms
     from strategies.backtest import run_backtest
     from strategies.models import Strategy
 
-    rows = store(path, "bittrex", "ETC/BTC", "1m")
+    name, exchange, symbol, timeframe = series
+    rows = store(folder / name, exchange, symbol, timeframe)
     since = datetime.fromtimestamp(rows[0][0] / 1000, tz=UTC)
-    until = datetime.fromtimestamp(rows[-1][0] / 1000, tz=UTC) + timedelta(minutes=1)
+    until = datetime.fromtimestamp((rows[-1][0] + timeframe_ms(timeframe)) / 1000, tz=UTC)
     speeds = {}
     for algorithm in [
         "sma_crossover",
@@ -158,9 +164,9 @@ def bench_backtest(path: Path) -> dict:
     ]:
         strategy = Strategy.objects.create(
             name=algorithm,
-            exchange="bittrex",
-            symbol="ETC/BTC",
-            timeframe="1m",
+            exchange=exchange,
+            symbol=symbol,
+            timeframe=timeframe,
             algorithm=algorithm,
             capital=Decimal("1"),
         )
@@ -173,7 +179,7 @@ def bench_backtest(path: Path) -> dict:
             "candles_per_second": round(len(result.steps) / took),
             "trades": len(result.fills),
         }
-    return {"series": path.name, "algorithms": speeds}
+    return {"series": name, "algorithms": speeds}
 
 
 if __name__ == "__main__":

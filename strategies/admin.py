@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.utils.translation import ngettext
 
 from . import panels
-from .models import Strategy
+from .models import PaperAccount, Strategy
 
 
 @admin.register(Strategy)
@@ -20,9 +20,9 @@ class StrategyAdmin(admin.ModelAdmin):
         "pnl",
     ]
     list_editable = ["is_active"]
-    list_filter = ["is_active", "timeframe"]
+    list_filter = ["is_active", "timeframe", "algorithm"]
     search_fields = ["name", "symbol"]
-    actions = ["start_strategies", "stop_strategies"]
+    actions = ["start_strategies", "stop_strategies", "reset_accounts"]
 
     @admin.action(description="Start selected strategies", permissions=["change"])
     def start_strategies(self, request, queryset):
@@ -38,7 +38,15 @@ class StrategyAdmin(admin.ModelAdmin):
             request, ngettext("%d strategy stopped.", "%d strategies stopped.", count) % count
         )
 
-    # --- Paper trading: the change page ---------------------------------------------------
+    # --- Paper trading ---------------------------------------------------------------------
+    @admin.action(description="Reset paper account", permissions=["change"])
+    def reset_accounts(self, request, queryset):
+        count = queryset.reset_accounts()
+        self.message_user(
+            request,
+            ngettext("%d paper account reset.", "%d paper accounts reset.", count) % count,
+        )
+
     list_select_related = ["account"]
     readonly_fields = [
         "job_id",
@@ -68,14 +76,15 @@ class StrategyAdmin(admin.ModelAdmin):
             return [*self.list_display, "owner"]
         return self.list_display
 
-    def get_list_filter(self, request):
-        return [*self.list_filter, "algorithm"]
-
     def get_readonly_fields(self, request, obj=None):
-        """Only a superuser hands a strategy to someone else."""
-        if request.user.is_superuser:
-            return self.readonly_fields
-        return [*self.readonly_fields, "owner"]
+        """Only a superuser hands a strategy to someone else. The market is fixed once the
+        paper account exists (`Strategy.clean`); "Reset paper account" frees it."""
+        fields = list(self.readonly_fields)
+        if not request.user.is_superuser:
+            fields.append("owner")
+        if obj is not None and PaperAccount.objects.filter(strategy=obj).exists():
+            fields.extend(Strategy.MARKET_FIELDS)
+        return fields
 
     def get_changeform_initial_data(self, request):
         return {"owner": request.user.pk, **super().get_changeform_initial_data(request)}

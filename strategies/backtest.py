@@ -15,7 +15,7 @@ import numpy as np
 from django.conf import settings
 from django.utils import timezone
 
-from market_data.models import Candle, Symbol
+from market_data.models import Candle
 
 from .models import Strategy
 from .paper import Book
@@ -76,8 +76,7 @@ def run_backtest(
     if since >= until:
         raise ValueError("--since must be before --until")
     algorithm = strategy.make_algorithm()
-    symbol = Symbol.objects.filter(exchange__ccxt_id=strategy.exchange, symbol=strategy.symbol)
-    symbol = symbol.first()
+    symbol = strategy.stored_market()
     what = f"{strategy.symbol} {strategy.timeframe} on {strategy.exchange}"
     if symbol is None:
         raise ValueError(f"no candles stored for {what}")

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from . import trading
+from . import autostop, trading
 from .models import Strategy
 
 JOB_ID = re.compile(r"^strategy_(\d+)$")
@@ -27,4 +27,4 @@ def run_finished_receiver(
     """`scheduler.signals.run_finished` → the strategy's run outcome and failure count."""
     match = JOB_ID.match(job_id)
     if match:
-        trading.record_outcome(int(match[1]), status, summary, timezone.now())
+        autostop.record_outcome(int(match[1]), status, summary, timezone.now())

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
 
-from market_data.models import PRICE, validate_exchange_id
+from market_data.models import PRICE, Symbol, validate_exchange_id
 from scheduler.models import Schedule
 from scheduler.slots import MAX_INTERVAL, MIN_INTERVAL
 
@@ -20,6 +20,19 @@ MONEY = {"max_digits": 36, "decimal_places": 18}
 
 
 class StrategyQuerySet(models.QuerySet):
+    def reset_accounts(self) -> int:
+        """Delete the paper accounts, signals and trades of these strategies, nothing else;
+        each account opens afresh, with the strategy's capital, at its next run. Returns how
+        many accounts were deleted.
+
+        The accounts go first: deleting one waits for a run recording on it (the run holds
+        its row lock), so that run's signals and trades are committed, and deleted, next."""
+        with transaction.atomic():
+            count, _ = PaperAccount.objects.filter(strategy__in=self).delete()
+            Trade.objects.filter(strategy__in=self).delete()
+            Signal.objects.filter(strategy__in=self).delete()
+        return count
+
     def delete(self):
         """Bulk deletes (admin's "Delete selected") remove the strategies' jobs too."""
         with transaction.atomic():
@@ -68,9 +81,11 @@ class Strategy(models.Model):
     start_immediately = models.BooleanField(
         default=True, help_text="On start, run at once instead of one interval later."
     )
+    # Choices and the parameters' help text are fixed at import, so migrations hold them as
+    # literals and never import the algorithms (a new algorithm comes with a migration).
     algorithm = models.CharField(
         max_length=40,
-        choices=algorithm_choices,
+        choices=algorithm_choices(),
         default="sma_crossover",
         help_text="How the strategy decides to buy, sell or hold on each closed candle.",
     )
@@ -98,8 +113,9 @@ class Strategy(models.Model):
         decimal_places=8,
         default=Decimal("10000"),
         validators=[MinValueValidator(Decimal("0.0001")), MaxValueValidator(Decimal("1e9"))],
-        help_text="Cash the paper account starts with, in the quote currency (e.g. USDT). "
-        "Used when the account is opened or reset.",
+        help_text="Cash the paper account opens with, in the quote currency (e.g. USDT): at "
+        "the first run, and at the first run after “Reset paper account”. Changing it does "
+        "not change an open account.",
     )
     fee_rate = models.DecimalField(
         max_digits=8,
@@ -170,6 +186,22 @@ class Strategy(models.Model):
         if errors:
             raise ValidationError(errors)
 
+    MARKET_FIELDS = ("exchange", "symbol", "timeframe")
+
+    def clean(self) -> None:
+        """The market of a strategy with a paper account stays as it is: the account's
+        position and signals are in that market. Reset the account to change it."""
+        if self.pk is None or not PaperAccount.objects.filter(strategy_id=self.pk).exists():
+            return
+        stored = Strategy.objects.filter(pk=self.pk).values(*self.MARKET_FIELDS).first() or {}
+        changed = [f for f in self.MARKET_FIELDS if f in stored and stored[f] != getattr(self, f)]
+        if changed:
+            message = (
+                "Fixed while the strategy has a paper account (its position and signals are "
+                "in this market); reset the paper account first to change it."
+            )
+            raise ValidationError({field: message for field in changed})
+
     def _checked_parameters(self) -> dict:
         cls = algorithm_class(self.algorithm)
         try:
@@ -196,6 +228,12 @@ class Strategy(models.Model):
             raise ValueError(
                 f"invalid parameters for {cls.name}: {' '.join(exc.messages)}"
             ) from None
+
+    def stored_market(self) -> Symbol | None:
+        """The market row of this strategy's exchange and symbol, with its exchange; None
+        until one is stored (a run creates it: `trading.market`)."""
+        rows = Symbol.objects.filter(exchange__ccxt_id=self.exchange, symbol=self.symbol)
+        return rows.select_related("exchange").first()
 
     @property
     def job_id(self) -> str:
@@ -278,8 +316,7 @@ class Signal(models.Model):
     """What a strategy decided on one closed candle. One per strategy and candle, however
     often a slot is delivered or runs overlap (the unique constraint is the last guard)."""
 
-    BUY, SELL, HOLD = "buy", "sell", "hold"
-    ACTIONS = [(BUY, "buy"), (SELL, "sell"), (HOLD, "hold")]
+    ACTIONS = [("buy", "buy"), ("sell", "sell"), ("hold", "hold")]
 
     strategy = models.ForeignKey(Strategy, on_delete=models.CASCADE, related_name="signals")
     candle_time = models.DateTimeField(help_text="Open time of the candle it judged.")

@@ -14,11 +14,10 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
-from market_data.models import Symbol
-
+from .algorithms import Algorithm
 from .models import PaperAccount, Strategy
 from .paper import money, plain
-from .trading import closed_candles, latest_closed
+from .trading import closed_candles, latest_closed, window
 
 SHOWN = 300  # candles on the chart
 
@@ -31,13 +30,23 @@ def _floats(values: np.ndarray) -> list[float | None]:
     return [None if np.isnan(v) else float(f"{v:.10g}") for v in values]
 
 
+def _indicators(algorithm: Algorithm, closes: np.ndarray, start: int) -> dict[str, list]:
+    """Each indicator's value on candles `start`… as a decision on that candle sees it
+    (`Signal.indicators`): computed over the same window of closes, not over the whole
+    series (the recursive ones, seeded at the window's start, would differ)."""
+    values: dict[str, list] = {}
+    for index in range(start, len(closes)):
+        for name, value in algorithm.evaluate(window(closes, index)).indicators.items():
+            values.setdefault(name, []).append(value)
+    return values
+
+
 def chart_data(strategy: Strategy) -> dict:
-    """The newest `SHOWN` closed candles with the indicator series (computed over the
-    history before them too, so they are warmed up where the chart starts), the fills and
-    the equity after each judged candle in that range."""
+    """The newest `SHOWN` closed candles with the indicator values a decision on each of
+    them sees (the history before them included, so they are warmed up where the chart
+    starts), the fills and the equity after each judged candle in that range."""
     data = {"symbol": strategy.symbol, "timeframe": strategy.timeframe, "times": []}
-    symbol = Symbol.objects.filter(exchange__ccxt_id=strategy.exchange, symbol=strategy.symbol)
-    symbol = symbol.first()
+    symbol = strategy.stored_market()
     if symbol is None:
         return data
     try:
@@ -57,10 +66,10 @@ def chart_data(strategy: Strategy) -> dict:
     first = times[start]
     data["times"] = [_ms(t) for t in times[start:]]
     data["closes"] = _floats(closes[start:])
-    series = algorithm.series(closes) if algorithm else {}
+    series = _indicators(algorithm, closes, start) if algorithm else {}
     for group in ("overlays", "oscillators"):
         names = getattr(algorithm, group, ())
-        data[group] = [{"name": n, "values": _floats(series[n][start:])} for n in names]
+        data[group] = [{"name": n, "values": series[n]} for n in names]
     data["levels"] = algorithm.levels() if algorithm else []
     data["trades"] = [
         {"t": _ms(t.time), "side": t.side, "price": float(t.price), "label": plain(t.price)}

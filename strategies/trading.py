@@ -5,9 +5,11 @@ same stored candles they record the same signals and trades.
 
 A live run (`run`):
 
-1. Fresh candles: when the newest closed candle of the strategy's symbol and timeframe is
-   not stored yet, fetch the missing ones through the market-data provider (a strategy on
-   1-minute candles cannot wait for the 10-minute collector). A failed fetch fails the run.
+1. Fresh candles: unless a candle later than the newest closed one is stored, fetch from
+   the newest stored one through the market-data provider (a strategy on 1-minute candles
+   cannot wait for the 10-minute collector). Exchanges serve the forming candle too, and
+   the collector and the runs store it; fetching it again once it has closed overwrites
+   its partial values with the final ones. A failed fetch fails the run.
 2. Read the newest closed candles: the ones not judged yet (at most
    `STRATEGY_CATCH_UP_CANDLES`; the newest one alone on a first run) and the history
    before them that the algorithm reads (`STRATEGY_HISTORY_CANDLES` per decision).
@@ -21,7 +23,6 @@ A live run (`run`):
 from __future__ import annotations
 
 import bisect
-import logging
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -40,8 +41,6 @@ from market_data.timeframes import floor_ms, from_ms, timeframe_ms, to_ms
 from .algorithms import Algorithm, Decision
 from .models import PaperAccount, Signal, Strategy, Trade
 from .paper import Book, Fill, money, plain
-
-logger = logging.getLogger(__name__)
 
 
 class StaleCandles(Exception):
@@ -64,13 +63,20 @@ class Step:
         return f"{self.decision.reason}; {self.note}" if self.note else self.decision.reason
 
 
+def window(closes: np.ndarray, index: int) -> np.ndarray:
+    """The closes a decision on candle `index` reads: the `STRATEGY_HISTORY_CANDLES` up to
+    and including it (fewer when fewer are stored). The recursive indicators (EMA, RSI) are
+    seeded at the window's start, so their values depend on it."""
+    history = settings.STRATEGY_HISTORY_CANDLES
+    return closes[max(0, index - history + 1) : index + 1]
+
+
 def judge(
     algorithm: Algorithm, book: Book, closes: np.ndarray, index: int, time: datetime, price: Decimal
 ) -> Step:
     """Decide on candle `index` of `closes` from the window of closes ending there, and apply
     the decision to `book` at the candle's close `price`."""
-    history = settings.STRATEGY_HISTORY_CANDLES
-    decision = algorithm.evaluate(closes[max(0, index - history + 1) : index + 1])
+    decision = algorithm.evaluate(window(closes, index))
     fill, note = book.apply(decision.action, price)
     return Step(time, price, decision, fill, note, money(book.equity(price)))
 
@@ -83,11 +89,7 @@ def latest_closed(timeframe: str, now: datetime) -> datetime:
 def market(strategy: Strategy) -> Symbol:
     """The strategy's market row (created on first use, untracked: the strategy fetches what
     it needs itself; the collector only collects symbols tracked in admin)."""
-    found = (
-        Symbol.objects.filter(exchange__ccxt_id=strategy.exchange, symbol=strategy.symbol)
-        .select_related("exchange")
-        .first()
-    )
+    found = strategy.stored_market()
     if found is not None:
         return found
     exchange, _ = Exchange.objects.get_or_create(ccxt_id=strategy.exchange)
@@ -102,11 +104,15 @@ def market(strategy: Strategy) -> Symbol:
 
 
 def ensure_fresh(symbol: Symbol, timeframe: str, now: datetime) -> int:
-    """Fetch the candles missing up to the newest closed one; returns how many were stored
-    (0 when nothing was missing). `StaleCandles` when the fetch failed."""
+    """Fetch the candles missing up to the newest closed one, and that one again if it was
+    stored while forming; returns how many new candles were stored (0 when nothing was
+    missing). `StaleCandles` when the fetch failed."""
     wanted = latest_closed(timeframe, now)
     newest = Candle.objects.newest_open_time(symbol, timeframe)
-    if newest is not None and newest >= wanted:
+    # A stored candle later than `wanted` proves `wanted` was fetched after it closed (a
+    # fetch runs from its start to the present). `wanted` itself as the newest may have
+    # been stored while forming (exchanges serve it): fetch it again, a page of one or two.
+    if newest is not None and newest > wanted:
         return 0
     step = timeframe_ms(timeframe)
     window_start = to_ms(wanted) - (settings.STRATEGY_HISTORY_CANDLES - 1) * step
@@ -154,8 +160,11 @@ def book_of(account: PaperAccount, fee_rate: Decimal) -> Book:
     )
 
 
-def open_account(strategy: Strategy) -> PaperAccount:
-    account, _ = PaperAccount.objects.get_or_create(
+def open_account(strategy: Strategy, lock: bool = False) -> PaperAccount:
+    """The strategy's paper account, opened with its capital if it has none (yet, or since
+    "Reset paper account"); with its row locked when `lock`."""
+    accounts = PaperAccount.objects.select_for_update() if lock else PaperAccount.objects
+    account, _ = accounts.get_or_create(
         strategy=strategy,
         defaults={
             "capital": strategy.capital,
@@ -219,7 +228,7 @@ def record(
 ) -> list[Step]:
     """Judge candles `first`… under the account's row lock and record them (step 3)."""
     with transaction.atomic():
-        account = PaperAccount.objects.select_for_update().get(strategy=strategy)
+        account = open_account(strategy, lock=True)
         if account.last_signal_at is not None:
             first = max(first, _after(times, account.last_signal_at))
         book = book_of(account, strategy.fee_rate)
@@ -265,47 +274,3 @@ def record(
                 updated_at=timezone.now(),
             )
     return steps
-
-
-def record_outcome(strategy_id: int, status: str, summary: str, at: datetime) -> str | None:
-    """Keep a finished run's outcome on the account and count failures in a row; stop the
-    strategy when they reach its limit. Returns the reason it was stopped, or None.
-
-    Called from the scheduler's `run_finished` signal (see apps.py), after the run's own
-    outcome is committed."""
-    failed = status in ("failed", "timed_out")
-    if not failed:
-        # The common case in one statement: a success clears the count.
-        done = PaperAccount.objects.filter(strategy_id=strategy_id).update(
-            last_run_at=at, last_run_status=status, consecutive_failures=0, updated_at=at
-        )
-        if done:
-            return None
-    strategy = Strategy.objects.filter(pk=strategy_id).first()
-    if strategy is None:
-        return None
-    account = open_account(strategy)
-    with transaction.atomic():
-        account = PaperAccount.objects.select_for_update().get(pk=account.pk)
-        account.last_run_at = at
-        account.last_run_status = status
-        account.consecutive_failures = account.consecutive_failures + 1 if failed else 0
-        limit_reached = failed and account.consecutive_failures >= strategy.max_failures
-        if limit_reached:
-            # Counted afresh if the user starts it again; the reason stays on the strategy.
-            account.consecutive_failures = 0
-        account.save(
-            update_fields=["last_run_at", "last_run_status", "consecutive_failures", "updated_at"]
-        )
-        if not (limit_reached and strategy.is_active):
-            return None
-        reason = (
-            f"Stopped itself after {strategy.max_failures} failed run"
-            f"{'s' if strategy.max_failures != 1 else ''} in a row "
-            f"(at {at:%Y-%m-%d %H:%M:%S} UTC); last error: {summary}"
-        )[:500]
-        strategy.is_active = False
-        strategy.stopped_reason = reason
-        strategy.save(update_fields=["is_active", "stopped_reason", "updated_at"])
-    logger.warning("Strategy %s stopped: %s", strategy_id, reason)
-    return reason

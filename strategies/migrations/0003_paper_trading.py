@@ -3,7 +3,6 @@
 import django.core.validators
 import django.db.models.deletion
 import market_data.models
-import strategies.algorithms
 from decimal import Decimal
 from django.db import migrations, models
 
@@ -38,12 +37,12 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='strategy',
             name='algorithm',
-            field=models.CharField(choices=strategies.algorithms.choices, default='sma_crossover', help_text='How the strategy decides to buy, sell or hold on each closed candle.', max_length=40),
+            field=models.CharField(choices=[('sma_crossover', 'sma_crossover(fast, slow)'), ('ema_crossover', 'ema_crossover(fast, slow)'), ('rsi_reversion', 'rsi_reversion(period, oversold, overbought)'), ('bollinger_breakout', 'bollinger_breakout(period, stddev)'), ('macd_cross', 'macd_cross(fast, slow, signal)')], default='sma_crossover', help_text='How the strategy decides to buy, sell or hold on each closed candle.', max_length=40),
         ),
         migrations.AddField(
             model_name='strategy',
             name='capital',
-            field=models.DecimalField(decimal_places=8, default=Decimal('10000'), help_text='Cash the paper account starts with, in the quote currency (e.g. USDT). Used when the account is opened or reset.', max_digits=20, validators=[django.core.validators.MinValueValidator(Decimal('0.0001')), django.core.validators.MaxValueValidator(Decimal('1E+9'))], verbose_name='paper capital'),
+            field=models.DecimalField(decimal_places=8, default=Decimal('10000'), help_text='Cash the paper account opens with, in the quote currency (e.g. USDT): at the first run, and at the first run after “Reset paper account”. Changing it does not change an open account.', max_digits=20, validators=[django.core.validators.MinValueValidator(Decimal('0.0001')), django.core.validators.MaxValueValidator(Decimal('1E+9'))], verbose_name='paper capital'),
         ),
         migrations.AddField(
             model_name='strategy',

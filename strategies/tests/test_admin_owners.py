@@ -6,9 +6,12 @@ from decimal import Decimal
 import pytest
 import time_machine
 from django.contrib.auth.models import Permission
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from strategies import trading
+from market_data.models import Candle
+from scheduler.models import Schedule
+from strategies import autostop, trading
 from strategies.models import PaperAccount, Strategy
 
 pytestmark = pytest.mark.django_db
@@ -60,7 +63,9 @@ def test_another_users_strategy_cannot_be_opened_or_changed(client, staff, bob):
     client.force_login(staff)
     response = client.get(change_url(theirs), follow=True)
     assert "doesn’t exist" in response.content.decode()
-    client.post(change_url(theirs), form(name="Taken"))
+    response = client.post(change_url(theirs), form(name="Taken"))
+    # Not the changelist a saved change goes back to: admin's "doesn't exist" redirect.
+    assert response.status_code == 302 and response.url == reverse("admin:index")
     client.post(CHANGELIST, {"action": "start_strategies", "_selected_action": [theirs.pk]})
     theirs.refresh_from_db()
     assert theirs.name == "Bob's" and not theirs.is_active
@@ -131,7 +136,7 @@ def test_the_list_and_change_page_show_the_account_signals_and_trades(staff_clie
         for _ in range(30):
             trading.run(strategy)
             clock.shift(60)
-    trading.record_outcome(
+    autostop.record_outcome(
         strategy.pk, "succeeded", "fine", datetime(2024, 3, 1, 12, 30, tzinfo=UTC)
     )
     account = PaperAccount.objects.get(strategy=strategy)
@@ -154,7 +159,7 @@ def test_the_list_and_change_page_show_the_account_signals_and_trades(staff_clie
 def test_the_change_page_says_why_a_strategy_stopped_itself(staff_client, strategy):
     strategy.start()
     for _ in range(5):
-        trading.record_outcome(strategy.pk, "failed", "BadSymbol: gone", datetime.now(UTC))
+        autostop.record_outcome(strategy.pk, "failed", "BadSymbol: gone", datetime.now(UTC))
     html = staff_client.get(change_url(strategy)).content.decode()
     assert "Stopped itself after 5 failed runs in a row" in html
     assert "BadSymbol: gone" in html
@@ -190,3 +195,90 @@ def test_the_active_checkbox_works_even_when_stored_parameters_are_bad(staff_cli
     assert response.status_code == 302
     strategy.refresh_from_db()
     assert strategy.is_active and strategy.parameters == {"fast": 9, "slow": 3}
+
+
+# --- The market and the paper account ------------------------------------------------------
+NOON = datetime(2024, 3, 1, 12, 0, 30, tzinfo=UTC)
+NOON_CANDLE = datetime(2024, 3, 1, 11, 59, tzinfo=UTC)  # the newest closed one at NOON
+
+
+def traded(**fields) -> Strategy:
+    """A 1-minute strategy after 30 runs: a paper account with signals and trades."""
+    strategy = Strategy.objects.create(
+        name="Traded",
+        symbol="BTC/USDT",
+        timeframe="1m",
+        parameters={"fast": 1, "slow": 2},
+        capital=Decimal("1000"),
+        **fields,
+    )
+    with time_machine.travel(NOON, tick=False) as clock:
+        for _ in range(30):
+            trading.run(strategy)
+            clock.shift(60)
+    assert strategy.trades.exists()
+    return strategy
+
+
+def test_the_market_is_read_only_in_admin_once_the_paper_account_exists(staff_client):
+    fresh = Strategy.objects.create(name="Fresh", symbol="BTC/USDT")
+    assert 'name="symbol"' in staff_client.get(change_url(fresh)).content.decode()
+
+    strategy = traded()
+    html = staff_client.get(change_url(strategy)).content.decode()
+    for field in ("exchange", "symbol", "timeframe"):
+        assert f'name="{field}"' not in html
+    response = staff_client.post(
+        change_url(strategy),
+        form(name="Traded", symbol="ETH/USDT", timeframe="1h", parameters='{"fast": 1, "slow": 2}'),
+    )
+    assert response.status_code == 302
+    strategy.refresh_from_db()
+    assert (strategy.symbol, strategy.timeframe) == ("BTC/USDT", "1m")
+
+
+def test_changing_the_market_of_a_strategy_with_an_account_is_refused_by_clean():
+    strategy = traded()
+    strategy.symbol, strategy.timeframe = "ETH/USDT", "1h"
+    with pytest.raises(ValidationError) as caught:
+        strategy.full_clean()
+    assert set(caught.value.message_dict) == {"symbol", "timeframe"}
+
+    strategy.refresh_from_db()
+    strategy.name = "Renamed"
+    strategy.full_clean()  # anything else may change
+
+    fresh = Strategy.objects.create(name="Fresh", symbol="BTC/USDT")
+    fresh.symbol = "ETH/USDT"
+    fresh.full_clean()  # no account yet: free to change
+
+
+def test_reset_deletes_the_account_signals_and_trades_and_nothing_else(staff_client):
+    strategy = traded()
+    other = traded(owner=None)
+    strategy.start()
+    before = Strategy.objects.values().get(pk=strategy.pk)
+    schedule = Schedule.objects.values().get(job_id=strategy.job_id)
+
+    response = staff_client.post(
+        CHANGELIST, {"action": "reset_accounts", "_selected_action": [strategy.pk]}, follow=True
+    )
+    assert "1 paper account reset." in response.content.decode()
+    assert not PaperAccount.objects.filter(strategy=strategy).exists()
+    assert not strategy.signals.exists() and not strategy.trades.exists()
+    assert Strategy.objects.values().get(pk=strategy.pk) == before
+    assert Schedule.objects.values().get(job_id=strategy.job_id) == schedule
+    assert PaperAccount.objects.filter(strategy=other).exists() and other.trades.exists()
+
+
+def test_after_a_reset_the_market_may_change_and_the_account_reopens_with_the_capital():
+    strategy = traded()
+    Strategy.objects.filter(pk=strategy.pk).reset_accounts()
+    strategy.symbol, strategy.capital = "ETH/USDT", Decimal("500")
+    strategy.full_clean()
+    strategy.save()
+    with time_machine.travel(NOON, tick=False):
+        trading.run(strategy)
+    assert PaperAccount.objects.get(strategy=strategy).capital == Decimal("500")
+    eth = Candle.objects.get(symbol__symbol="ETH/USDT", timeframe="1m", open_time=NOON_CANDLE)
+    assert list(strategy.signals.values_list("price", flat=True)) == [eth.close]

@@ -14,6 +14,7 @@ from django.shortcuts import resolve_url
 
 from strategies import trading
 from strategies.models import Strategy
+from strategies.pages import chart_data
 
 pytestmark = pytest.mark.django_db
 
@@ -117,3 +118,30 @@ def test_an_oscillator_gets_its_own_panel(client, alice, traded):
     drawn = draw(data)
     assert drawn["priceLines"] == 1
     assert drawn["oscillatorLines"] == 3 and not drawn["oscillatorHidden"]
+
+
+def test_a_judged_candles_charted_indicators_are_the_ones_its_signal_recorded():
+    # EMA(400) is seeded at the start of the 500 closes a decision reads, so computed over
+    # all the closes before it instead, its value would differ in the 10 digits kept.
+    strategy = Strategy.objects.create(
+        name="Slow",
+        symbol="BTC/USDT",
+        timeframe="1m",
+        algorithm="ema_crossover",
+        parameters={"fast": 50, "slow": 400},
+    )
+    with time_machine.travel(NOON, tick=False) as clock:
+        for _ in range(5):
+            trading.run(strategy)
+            clock.shift(timedelta(minutes=1))
+        data = chart_data(strategy)
+    charted = {
+        line["name"]: dict(zip(data["times"], line["values"], strict=True))
+        for line in data["overlays"]
+    }
+    signals = list(strategy.signals.all())
+    assert len(signals) == 5
+    for signal in signals:
+        moment = int(signal.candle_time.timestamp() * 1000)
+        for name in ("ema_fast", "ema_slow"):
+            assert charted[name][moment] == signal.indicators[name]

@@ -3,6 +3,7 @@ simulated market: fresh candles, one signal per closed candle, paper fills, no d
 however a slot is delivered, and the auto-stop after failed runs."""
 
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -10,6 +11,8 @@ import pytest
 import time_machine
 
 from market_data.models import Candle, Symbol
+from market_data.providers.simulated import SimulatedProvider
+from market_data.timeframes import timeframe_ms, to_ms
 from scheduler import testing
 from scheduler.execution import run_job
 from scheduler.models import JobRun, Schedule
@@ -77,6 +80,46 @@ def test_each_closed_candle_is_judged_once_and_a_repeat_run_adds_nothing(clock):
     times = list(Signal.objects.order_by("candle_time").values_list("candle_time", flat=True))
     first = datetime(2024, 3, 1, 11, 59, tzinfo=UTC)
     assert times == [first + i * MINUTE for i in range(4)]
+
+
+PARTIAL = Decimal("12345.678")
+
+
+@pytest.fixture
+def forming(monkeypatch):
+    """The simulated market serving the forming candle too, as real exchanges do, with a
+    partial close (`PARTIAL`) that its final close later replaces."""
+    real = SimulatedProvider.candles
+
+    def with_forming(self, symbol, timeframe, since_ms, limit):
+        out = real(self, symbol, timeframe, since_ms, limit)
+        step = timeframe_ms(timeframe)
+        now_ms = int(time.time() * 1000)
+        opens = now_ms - now_ms % step
+        if out and out[-1][0] == opens - step and len(out) < limit:
+            last_close = out[-1][4]
+            high, low = max(last_close, PARTIAL), min(last_close, PARTIAL)
+            out.append((opens, last_close, high, low, PARTIAL, Decimal(1)))
+        return out
+
+    monkeypatch.setattr(SimulatedProvider, "candles", with_forming)
+
+
+@pytest.mark.django_db
+def test_a_candle_stored_while_forming_is_fetched_again_before_it_is_judged(clock, forming):
+    strategy = minute_strategy()
+    trading.run(strategy)  # judges 11:59 and stores 12:00 while it forms
+    symbol = Symbol.objects.get(exchange__ccxt_id="simulated", symbol="BTC/USDT")
+    noon = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
+    assert Candle.objects.get(symbol=symbol, timeframe="1m", open_time=noon).close == PARTIAL
+
+    clock.shift(MINUTE)  # 12:00 has closed; the newest stored candle is that one
+    trading.run(strategy)
+    final = SimulatedProvider("simulated").candles("BTC/USDT", "1m", to_ms(noon), 1)[0][4]
+    assert final != PARTIAL
+    assert Candle.objects.get(symbol=symbol, timeframe="1m", open_time=noon).close == final
+    signal = Signal.objects.get(strategy=strategy, candle_time=noon)
+    assert signal.price == final
 
 
 @pytest.mark.django_db
@@ -160,9 +203,28 @@ def test_an_overlapping_slot_is_skipped_and_recorded(clock, monkeypatch):
     assert run_job(strategy.job_id, slot=first + timedelta(seconds=1)) == JobRun.SKIPPED
     release.set()
     runner.join(20)
+    assert not runner.is_alive()
     statuses = dict(JobRun.objects.values_list("scheduled_at", "status"))
     assert statuses == {first: JobRun.SUCCEEDED, first + timedelta(seconds=1): JobRun.SKIPPED}
     assert Signal.objects.filter(strategy=strategy).count() == 1
+
+
+@pytest.mark.django_db
+def test_a_run_whose_account_is_reset_midway_opens_it_afresh(clock, monkeypatch):
+    strategy = minute_strategy()
+    trading.run(strategy)
+    clock.shift(MINUTE)
+    real = trading.closed_candles
+
+    def reset_meanwhile(*args):  # after the run opened the account, before it records
+        Strategy.objects.filter(pk=strategy.pk).reset_accounts()
+        return real(*args)
+
+    monkeypatch.setattr(trading, "closed_candles", reset_meanwhile)
+    assert "1 candle judged" in trading.run(strategy)
+    account = PaperAccount.objects.get(strategy=strategy)
+    assert account.capital == strategy.capital
+    assert list(strategy.signals.values_list("candle_time", flat=True)) == [account.last_signal_at]
 
 
 # --- Failures and the auto-stop ------------------------------------------------------------
