@@ -30,54 +30,53 @@ def _fast_below_slow(values: dict) -> list[str]:
     return []
 
 
-class SmaCrossover(Algorithm):
+class _AverageCrossover(Algorithm):
+    """Buy when the fast moving average crosses above the slow one; sell when it crosses
+    below. Subclasses name the average (`kind`: "sma" or "ema", a function of
+    `indicators`)."""
+
+    kind = ""
+
+    @classmethod
+    def check(cls, values):
+        return _fast_below_slow(values)
+
+    def warmup(self) -> int:
+        return self.slow + 1
+
+    def series(self, closes):
+        average = getattr(indicators, self.kind)
+        return {
+            f"{self.kind}_fast": average(closes, self.fast),
+            f"{self.kind}_slow": average(closes, self.slow),
+        }
+
+    def decide(self, closes, series):
+        label = self.kind.upper()
+        return _crossing(
+            series[f"{self.kind}_fast"],
+            series[f"{self.kind}_slow"],
+            f"{label}({self.fast})",
+            f"{label}({self.slow})",
+        )
+
+
+class SmaCrossover(_AverageCrossover):
     """Buy when SMA(fast) crosses above SMA(slow); sell when it crosses below."""
 
     name = "sma_crossover"
+    kind = "sma"
     params = (Param("fast", int, 10, 1, 200), Param("slow", int, 30, 2, 400))
     overlays = ("sma_fast", "sma_slow")
 
-    @classmethod
-    def check(cls, values):
-        return _fast_below_slow(values)
 
-    def warmup(self) -> int:
-        return self.slow + 1
-
-    def series(self, closes):
-        return {
-            "sma_fast": indicators.sma(closes, self.fast),
-            "sma_slow": indicators.sma(closes, self.slow),
-        }
-
-    def decide(self, closes, series):
-        fast, slow = f"SMA({self.fast})", f"SMA({self.slow})"
-        return _crossing(series["sma_fast"], series["sma_slow"], fast, slow)
-
-
-class EmaCrossover(Algorithm):
+class EmaCrossover(_AverageCrossover):
     """Buy when EMA(fast) crosses above EMA(slow); sell when it crosses below."""
 
     name = "ema_crossover"
+    kind = "ema"
     params = (Param("fast", int, 12, 1, 200), Param("slow", int, 26, 2, 400))
     overlays = ("ema_fast", "ema_slow")
-
-    @classmethod
-    def check(cls, values):
-        return _fast_below_slow(values)
-
-    def warmup(self) -> int:
-        return self.slow + 1
-
-    def series(self, closes):
-        return {
-            "ema_fast": indicators.ema(closes, self.fast),
-            "ema_slow": indicators.ema(closes, self.slow),
-        }
-
-    def decide(self, closes, series):
-        fast, slow = f"EMA({self.fast})", f"EMA({self.slow})"
-        return _crossing(series["ema_fast"], series["ema_slow"], fast, slow)
 
 
 class RsiReversion(Algorithm):
