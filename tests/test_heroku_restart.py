@@ -23,6 +23,32 @@ HEROKU_KILL_AFTER = 30
 TAKEOVER_BOUND = 10  # the new dyno fires again long before the old one's grace ends
 
 
+def long_run_and_one_second_probe(**long_run) -> None:
+    """The jobs a restart cuts through: a 120 s run, and a probe every second."""
+    Schedule.objects.all().delete()
+    Schedule.objects.create(
+        job_id="probe_long", task="probe", interval_seconds=3600, kwargs={"sleep": 120}, **long_run
+    )
+    Schedule.objects.create(job_id="probe_1", task="probe", interval_seconds=1)
+
+
+def long_run_started(bound: float) -> None:
+    testing.wait_until(
+        lambda: ProbeRun.objects.filter(job_id="probe_long").exists(), bound, "the long run"
+    )
+
+
+def stopped_like_heroku(dyno: testing.Process, terminated: float) -> float:
+    """Wait for a dyno sent SIGTERM at `terminated` (monotonic) to exit; SIGKILL it and fail
+    at Heroku's 30 s, as Heroku would. Returns how long it took."""
+    try:
+        dyno.proc.wait(HEROKU_KILL_AFTER - (time.monotonic() - terminated))
+    except subprocess.TimeoutExpired:
+        os.killpg(dyno.proc.pid, signal.SIGKILL)
+        pytest.fail(f"the old dyno outlived Heroku's {HEROKU_KILL_AFTER}s:\n{dyno.output}")
+    return time.monotonic() - terminated
+
+
 def web_dyno() -> testing.Process:
     port = testing.free_port()
     return testing.Process(
@@ -35,17 +61,11 @@ def test_a_restart_hands_over_at_once_records_the_cut_run_and_doubles_no_slot(
 ):
     if connection.vendor != "postgresql":
         pytest.skip("dynos share a PostgreSQL database (DATABASE_URL=postgres://...)")
-    Schedule.objects.all().delete()
-    Schedule.objects.create(
-        job_id="probe_long", task="probe", interval_seconds=3600, kwargs={"sleep": 120}
-    )
-    Schedule.objects.create(job_id="probe_1", task="probe", interval_seconds=1)
+    long_run_and_one_second_probe()
     old = web_dyno()
     new = None
     try:
-        testing.wait_until(
-            lambda: ProbeRun.objects.filter(job_id="probe_long").exists(), 60, "the long run"
-        )
+        long_run_started(60)
         start = timezone.now()
         new = web_dyno()
         new.wait_for_line("standing by", timeout=60)
@@ -53,12 +73,7 @@ def test_a_restart_hands_over_at_once_records_the_cut_run_and_doubles_no_slot(
         terminated = time.monotonic()
         new.wait_for_line("Scheduler lock acquired by", timeout=TAKEOVER_BOUND)
         took_over = time.monotonic() - terminated
-        try:
-            old.proc.wait(HEROKU_KILL_AFTER)
-        except subprocess.TimeoutExpired:
-            os.killpg(old.proc.pid, signal.SIGKILL)
-            pytest.fail(f"the old dyno outlived Heroku's {HEROKU_KILL_AFTER}s:\n{old.output}")
-        old_took = time.monotonic() - terminated
+        old_took = stopped_like_heroku(old, terminated)
         testing.wait_until(
             lambda: (
                 ProbeRun.objects.filter(job_id="probe_1", started_at__gt=start)
@@ -97,16 +112,7 @@ def test_a_worker_dyno_restart_gives_the_run_its_grace_then_the_new_dyno_retries
     redis_server, settings
 ):
     settings.SCHEDULER_BACKEND = "celery"
-    Schedule.objects.all().delete()
-    Schedule.objects.create(
-        job_id="probe_long",
-        task="probe",
-        interval_seconds=3600,
-        max_attempts=2,
-        retry_backoff_seconds=0,
-        kwargs={"sleep": 120},
-    )
-    Schedule.objects.create(job_id="probe_1", task="probe", interval_seconds=1)
+    long_run_and_one_second_probe(max_attempts=2, retry_backoff_seconds=0)
 
     def worker_dyno() -> testing.Process:
         env = production_env(
@@ -117,20 +123,12 @@ def test_a_worker_dyno_restart_gives_the_run_its_grace_then_the_new_dyno_retries
     old = worker_dyno()
     new = None
     try:
-        testing.wait_until(
-            lambda: ProbeRun.objects.filter(job_id="probe_long").exists(), 90, "the long run"
-        )
+        long_run_started(90)
         start = timezone.now()
         new = worker_dyno()
         new.wait_for_line(r"standing by", timeout=90)
         os.killpg(old.proc.pid, signal.SIGTERM)
-        terminated = time.monotonic()
-        try:
-            old.proc.wait(HEROKU_KILL_AFTER)
-        except subprocess.TimeoutExpired:
-            os.killpg(old.proc.pid, signal.SIGKILL)
-            pytest.fail(f"the old dyno outlived Heroku's {HEROKU_KILL_AFTER}s:\n{old.output}")
-        old_took = time.monotonic() - terminated
+        old_took = stopped_like_heroku(old, time.monotonic())
         testing.wait_until(
             lambda: ProbeRun.objects.filter(job_id="probe_long", attempt=2).exists(),
             30,
