@@ -200,6 +200,8 @@ STORAGES = {
 }
 
 LOGIN_URL = "admin:login"
+# /jobs/ reloads itself this often (seconds).
+SCHEDULER_PAGE_REFRESH = _int("SCHEDULER_PAGE_REFRESH", 10)
 
 # --- Scheduler -------------------------------------------------------------------------
 SCHEDULER_BACKEND = env.str("SCHEDULER_BACKEND", default="apscheduler").strip().lower()
@@ -366,3 +368,24 @@ SHARED_DATA_DIR = env.str(
 # health_check calls a series stale when its newest candle closed more than two timeframes
 # plus this many seconds ago (the collection interval, 10 minutes, plus slack).
 MARKET_DATA_FRESHNESS_GRACE = _int("MARKET_DATA_FRESHNESS_GRACE", 900)
+
+# --- Job status pages, API tokens, /healthz, /metrics and alerts (issue 8) ----------------
+# The bearer token Prometheus sends to /metrics. Unset, /metrics refuses every scrape
+# rather than exposing the figures to anyone.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# One `job_executions_total` series per strategy (job_name="strategy_<id>") instead of all
+# strategies together under job_name="strategy": only for a handful of strategies, since
+# every series costs Prometheus memory.
+METRICS_PER_STRATEGY = _strict_bool("METRICS_PER_STRATEGY", False)
+# A job is "failing" after this many failed (or timed out, or interrupted) runs in a row.
+SCHEDULER_FAILING_AFTER = _int("SCHEDULER_FAILING_AFTER", 3)
+# How often (seconds) the scheduler looks for late jobs.
+SCHEDULER_HEALTH_EVERY = _int("SCHEDULER_HEALTH_EVERY", 30)
+# Mail the admins (ADMINS: comma-separated addresses) once per change of a job's health.
+SCHEDULER_ALERTS = _strict_bool("SCHEDULER_ALERTS", True)
+ADMINS = [(address, address) for address in env.list("ADMINS", default=[])]
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+SERVER_EMAIL = env.str("SERVER_EMAIL", default="altar@localhost")
+LOGIN_URL = "admin:login"
+# /jobs/ reloads itself this often (seconds).
+SCHEDULER_PAGE_REFRESH = _int("SCHEDULER_PAGE_REFRESH", 10)

@@ -15,7 +15,7 @@ import time
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 
-from . import claims
+from . import claims, control, jobhealth
 from .backends import get_backend_class
 from .backends.base import SchedulerBackend
 from .checks import check_scheduler_settings
@@ -55,6 +55,7 @@ class SchedulerRunner:
         self.seen_changes: int | None = None
         self.last_full = 0.0
         self.last_beat = 0.0
+        self.last_health = 0.0
         self.compete_after = 0.0
         self._term = threading.Lock()  # a term starts or ends, never both at once
 
@@ -74,6 +75,7 @@ class SchedulerRunner:
                     self.beat_once()
                     self.poll_once(force=self.listener.take_reconnected())
                     self.backend.housekeeping()
+                    self.watch_health()
                 else:
                     self.beat_once()  # runs left from an earlier term keep their claims
                     if time.monotonic() >= self.compete_after and self.lock.try_acquire():
@@ -150,7 +152,17 @@ class SchedulerRunner:
         self.seen_changes = current
         if full:
             self.last_full = time.monotonic()
+        # "Run now" requests arrive like changes (a row and a bump), after the reconcile
+        # so a job resumed together with its request is registered first.
+        self.redeliver(control.take_run_requests())
         return True
+
+    def watch_health(self) -> None:
+        """Mark jobs late (or on time again) every `SCHEDULER_HEALTH_EVERY` seconds."""
+        if time.monotonic() - self.last_health < settings.SCHEDULER_HEALTH_EVERY:
+            return
+        self.last_health = time.monotonic()
+        jobhealth.mark_late()
 
     def beat_once(self) -> None:
         """Stamp this process's running claims; the holder also reaps dead owners' claims
