@@ -6,6 +6,8 @@ buttons (POST with CSRF). The work is done by `status` (reading) and `control` (
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -96,7 +98,12 @@ def job_detail(request, job_id: str):
     page = Paginator(runs, status.RUNS_PER_PAGE).get_page(request.GET.get("page"))
     recent = list(runs[: status.TIMELINE_RUNS])
     tz = zone(schedule.timezone or settings.SCHEDULER_TIMEZONE)
-    upcoming = [slot.astimezone(tz) for slot in schedule.upcoming(5)]
+    # Shown in the schedule's own zone with its offset, and in UTC beside it, so a
+    # daylight-saving shift is plain before it happens.
+    upcoming = [
+        f"{slot.astimezone(tz):%Y-%m-%d %H:%M:%S %Z (%z)} · {slot.astimezone(UTC):%H:%M} UTC"
+        for slot in schedule.upcoming(5)
+    ]
     return render(
         request,
         "scheduler/job_detail.html",
