@@ -119,6 +119,7 @@ class SchedulerRunner:
         backend.start()
         self.backend = backend
         self.redeliver(retry)
+        self.redeliver(control.take_run_requests())  # asked for while no scheduler ran
         SchedulerState.record_holder(owner_name(), backend.name)
         self.last_full = self.last_beat = time.monotonic()
 
