@@ -121,7 +121,9 @@ class SchedulerRunner:
         self.redeliver(retry)
         self.redeliver(control.take_run_requests())  # asked for while no scheduler ran
         SchedulerState.record_holder(owner_name(), backend.name)
-        self.last_full = self.last_beat = time.monotonic()
+        # The first look for late jobs waits a full period: the engine fires what fell
+        # due while no scheduler ran (or records it missed) before jobs are judged.
+        self.last_full = self.last_beat = self.last_health = time.monotonic()
 
     def redeliver(self, slots: list) -> None:
         """Hand each reaped (job, slot) to the engine; one failure stops no other."""
