@@ -164,10 +164,23 @@ def main():
         max(5, args.requests // 10),
         Authorization=f"Bearer {METRICS_TOKEN}",
     )
+    # The scheduler's look for late jobs (every SCHEDULER_HEALTH_EVERY seconds) reads
+    # every enabled schedule with its newest run: its cost grows with the schedules.
+    from django.utils import timezone
+
+    from scheduler.jobhealth import late_jobs
+
+    looks = []
+    for _ in range(3):
+        started = time.perf_counter()
+        late = late_jobs(timezone.now())
+        looks.append((time.perf_counter() - started) * 1000)
     print(
         json.dumps(
             {
                 "benchmark": "jobs_pages",
+                "late_jobs_look_ms": round(statistics.median(looks), 1),
+                "late_jobs_found": len(late),
                 "database": "postgresql",
                 **size,
                 "requests_per_page": args.requests,
