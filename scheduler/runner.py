@@ -13,7 +13,7 @@ import threading
 import time
 
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections
+from django.db import DatabaseError, close_old_connections, connections
 
 from . import claims, control, jobhealth
 from .backends import get_backend_class
@@ -56,6 +56,7 @@ class SchedulerRunner:
         self.last_full = 0.0
         self.last_beat = 0.0
         self.last_health = 0.0
+        self._health_look: threading.Thread | None = None
         self.compete_after = 0.0
         self._term = threading.Lock()  # a term starts or ends, never both at once
 
@@ -161,11 +162,16 @@ class SchedulerRunner:
         return True
 
     def watch_health(self) -> None:
-        """Mark jobs late (or on time again) every `SCHEDULER_HEALTH_EVERY` seconds."""
+        """Mark jobs late (or on time again) every `SCHEDULER_HEALTH_EVERY` seconds, in a
+        thread of its own: with ten thousand schedules a look takes most of a second,
+        which this loop (keeping the lock, following changes) must not wait for."""
         if time.monotonic() - self.last_health < settings.SCHEDULER_HEALTH_EVERY:
             return
+        if self._health_look is not None and self._health_look.is_alive():
+            return
         self.last_health = time.monotonic()
-        jobhealth.mark_late()
+        self._health_look = threading.Thread(target=_look_for_late, name="job-health", daemon=True)
+        self._health_look.start()
 
     def beat_once(self) -> None:
         """Stamp this process's running claims; the holder also reaps dead owners' claims
@@ -188,6 +194,17 @@ class SchedulerRunner:
             self.lock.release()
             self.listener.close()
         return interrupted
+
+
+def _look_for_late() -> None:
+    """One look for late jobs (idempotent: each change is a conditional update), on its
+    own connection, closed afterwards."""
+    try:
+        jobhealth.mark_late()
+    except Exception:
+        logger.exception("Looking for late jobs failed; trying again next period")
+    finally:
+        connections.close_all()
 
 
 _in_web: SchedulerRunner | None = None
