@@ -93,7 +93,7 @@ def load(schedules: int, runs_per_schedule: int) -> dict:
                 changed_at, reason)
             SELECT 'strategy_' || i,
                 CASE WHEN mod(i, 2) = 0 THEN 'failing' ELSE 'late' END, 3, %s, 'bench'
-            FROM generate_series(3, %s, 50) AS i
+            FROM generate_series(3, %s, 25) AS i
             """,
             [now, schedules],
         )
