@@ -199,7 +199,10 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
-LOGIN_URL = "admin:login"
+# The status pages' own login (admin's accepts staff only; /jobs/ is for every user).
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "scheduler:jobs"
+LOGOUT_REDIRECT_URL = "login"
 # /jobs/ reloads itself this often (seconds).
 SCHEDULER_PAGE_REFRESH = _int("SCHEDULER_PAGE_REFRESH", 10)
 
@@ -386,6 +389,9 @@ SCHEDULER_ALERTS = _strict_bool("SCHEDULER_ALERTS", True)
 ADMINS = [(address, address) for address in env.list("ADMINS", default=[])]
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 SERVER_EMAIL = env.str("SERVER_EMAIL", default="altar@localhost")
-LOGIN_URL = "admin:login"
+# The status pages' own login (admin's accepts staff only; /jobs/ is for every user).
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "scheduler:jobs"
+LOGOUT_REDIRECT_URL = "login"
 # /jobs/ reloads itself this often (seconds).
 SCHEDULER_PAGE_REFRESH = _int("SCHEDULER_PAGE_REFRESH", 10)

@@ -82,10 +82,10 @@ def test_a_user_starts_a_strategy_watches_it_run_and_controls_it(
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.set_default_timeout(BOUND_MS)
     page.goto(f"{live_server.url}/jobs/")
-    expect(page).to_have_url(f"{live_server.url}/admin/login/?next=/jobs/")
+    expect(page).to_have_url(f"{live_server.url}/accounts/login/?next=/jobs/")
     page.fill("#id_username", "alice")
     page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
+    page.click("button:text('Log in')")
     expect(page.locator("h1")).to_have_text("Jobs")
     shots(page, "01-jobs-before")
 

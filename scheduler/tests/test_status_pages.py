@@ -41,7 +41,7 @@ def test_anonymous_users_are_sent_to_the_login_page(client):
     for url in ["/jobs/", "/jobs/health_check/"]:
         response = client.get(url)
         assert response.status_code == 302
-        assert response["Location"].startswith("/admin/login/?next=")
+        assert response["Location"].startswith("/accounts/login/?next=")
 
 
 def test_the_list_shows_each_job_with_trigger_state_next_and_last_run(staff_client):
@@ -250,3 +250,15 @@ def test_the_detail_costs_the_same_queries_with_many_runs(
     make_runs("health_check", 500, start=timezone.now() - timedelta(days=3))
     with django_assert_max_num_queries(len(few.captured_queries)):
         assert staff_client.get("/jobs/health_check/?page=3").status_code == 200
+
+
+def test_a_non_staff_user_logs_in_on_the_pages_own_login(client, django_user_model):
+    django_user_model.objects.create_user("viewer", password="pw-tests-only")
+    page = client.get("/accounts/login/?next=/jobs/").content.decode()
+    assert 'name="csrfmiddlewaretoken"' in page
+    response = client.post(
+        "/accounts/login/", {"username": "viewer", "password": "pw-tests-only", "next": "/jobs/"}
+    )
+    assert response.status_code == 302 and response["Location"] == "/jobs/"
+    page = client.get("/jobs/").content.decode()
+    assert "health_check" in page and ">Admin<" not in page
