@@ -14,9 +14,20 @@ from .models import Schedule
 
 
 def apply(modeladmin, request, schedules, action, done: str) -> None:
-    """Run `action` on each schedule; report how many it applied to, and each conflict."""
+    """Run `action` on each schedule the user may control (a strategy's job only for
+    staff who may change that strategy); report how many it applied to, and each
+    refusal or conflict."""
+    from .status import visible_schedules
+    from .views import can_control
+
+    visible = set(visible_schedules(request.user).values_list("pk", flat=True))
     count = 0
     for schedule in schedules:
+        if schedule.pk not in visible or not can_control(request.user, schedule):
+            modeladmin.message_user(
+                request, f"Job {schedule.job_id}: not yours to change.", messages.WARNING
+            )
+            continue
         try:
             action(schedule, request.user, via="admin")
         except control.Conflict as exc:

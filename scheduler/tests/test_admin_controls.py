@@ -60,3 +60,17 @@ def test_a_non_superuser_sees_only_their_strategies_in_admin(client, django_user
     client.force_login(user)
     page = client.get("/admin/strategies/strategy/").content.decode()
     assert "Mine" in page and "Someone else" not in page
+
+
+def test_schedule_actions_leave_other_peoples_strategies_alone(client, django_user_model):
+    from django.contrib.auth.models import Permission
+
+    user = django_user_model.objects.create_user("ops", password="pw", is_staff=True)
+    user.user_permissions.add(*Permission.objects.filter(codename__endswith="_schedule"))
+    theirs = Strategy.objects.create(name="Theirs", is_active=True)
+    schedule = Schedule.objects.get(job_id=theirs.job_id)
+    client.force_login(user)
+    page = act(client, "/admin/scheduler/schedule/", "pause_jobs", [schedule.pk])
+    assert f"Job {theirs.job_id}: not yours to change." in page.content.decode()
+    theirs.refresh_from_db()
+    assert theirs.is_active
