@@ -1,9 +1,9 @@
 """What the status pages and `GET /api/v1/jobs` show, read in a constant number of queries.
 
-`job_rows` returns one page of schedules annotated with their health, last run and
-24-hour counts (correlated subqueries on indexed columns, evaluated for the page's rows
-only), and `JobStatus` turns each into what a page shows. However many schedules and
-runs there are, a page costs the same queries.
+`job_page` paginates the visible schedule ids, then `annotated` reads the page's newest
+runs, health rows and 24-hour counts in one query each (on indexed columns, for the
+page's job ids only), and `status_of` turns each schedule into what a page shows.
+However many schedules and runs there are, a page costs the same queries.
 """
 
 from __future__ import annotations
