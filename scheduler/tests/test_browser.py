@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.db import connections
 from django.utils import timezone
 
 from scheduler import testing
@@ -55,6 +56,10 @@ def browser(monkeypatch):
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+        # With Playwright's loop running, Django keys its connections by that context:
+        # the test's queries used a connection of their own, closed here, or it would
+        # keep the test database from being dropped.
+        connections.close_all()
 
 
 @pytest.fixture
