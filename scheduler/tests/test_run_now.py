@@ -2,14 +2,15 @@
 the manual slot through the one execution path (claim, history), never the web request."""
 
 import os
+import shutil
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from scheduler import testing
 from scheduler.models import JobRun, ProbeRun, RunRequest, Schedule
-from scheduler.tests.test_celery_backend import celery_env, hub, redis_server  # noqa: F401
 
 pytestmark = pytest.mark.subprocess
 
@@ -70,11 +71,35 @@ def test_run_now_waits_for_a_scheduler_that_is_not_running_yet(scheduler_process
     assert_ran_once_by(request, pid=process.proc.pid)
 
 
+@pytest.fixture
+def celery_worker_and_beat(transactional_db, settings):
+    """A private redis-server, a prefork worker and celery beat (`runscheduler`) on the
+    test database; yields the worker."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the Celery backend tests need PostgreSQL (DATABASE_URL=postgres://...)")
+    if shutil.which("redis-server") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("redis-server is not installed, and CI=true: failing")
+        pytest.skip("redis-server is not installed: the Celery backend tests need it")
+    settings.SCHEDULER_BACKEND = "celery"  # this process writes as a web process would
+    redis = testing.RedisServer().start()
+    env = testing.subprocess_env(SCHEDULER_BACKEND="celery", REDIS_URL=redis.url)
+    started = []
+    try:
+        started.append(testing.celery_worker(env))
+        started.append(testing.manage("runscheduler", env=env))
+        started[-1].wait_for_line(r"Background scheduler started, backend=celery", 60)
+        yield started[0]
+    finally:
+        for process in reversed(started):
+            process.stop()
+        redis.remove()
+
+
 @pytest.mark.postgres_only
-def test_run_now_on_the_celery_backend_runs_on_a_worker(hub, staff_client):  # noqa: F811
+def test_run_now_on_the_celery_backend_runs_on_a_worker(celery_worker_and_beat, staff_client):
     daily_probe()
-    worker = hub.worker()
-    hub.beat()
+    worker = celery_worker_and_beat
     request = press_run_now(staff_client)
     run = assert_ran_once_by(request)
     assert int(run.owner.rpartition(":")[2]) != worker.proc.pid  # a prefork child ran it
