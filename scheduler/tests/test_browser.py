@@ -63,6 +63,23 @@ def browser(monkeypatch):
 
 
 @pytest.fixture
+def live_server(transactional_db, settings):
+    """A live server of this test's own, over plain http, started after the settings
+    below: Django's middleware reads them when the server starts, so pytest-django's
+    session-wide server would keep whatever was set when it started first (production's
+    https redirect, say)."""
+    from pytest_django.live_server_helper import LiveServer
+
+    settings.SECURE_SSL_REDIRECT = False
+    settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False
+    settings.SECURE_HSTS_SECONDS = 0
+    settings.SCHEDULER_PAGE_REFRESH = 1  # /jobs/ reloads itself every second
+    server = LiveServer("localhost")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def shots():
     folder = Path(os.environ.get("SCREENSHOT_DIR", Path(settings.BASE_DIR) / "screenshots"))
     folder.mkdir(parents=True, exist_ok=True)
@@ -74,11 +91,10 @@ def shots():
 
 
 def test_a_user_starts_a_strategy_watches_it_run_and_controls_it(
-    browser, shots, live_server, scheduler_process, django_user_model, settings
+    browser, shots, live_server, scheduler_process, django_user_model
 ):
     from playwright.sync_api import expect
 
-    settings.SCHEDULER_PAGE_REFRESH = 1
     django_user_model.objects.create_superuser("alice", "alice@example.com", PASSWORD)
     # Runs once when started, then hourly: every later run in this test is a Run now.
     strategy = Strategy.objects.create(name="Trend", symbol="BTC/USDT", interval_seconds=3600)
