@@ -20,7 +20,7 @@ run: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
 	$(PY) manage.py collectstatic --noinput --verbosity 0
-	$(PY) manage.py runserver $(HOST)
+	SECURE_SSL_REDIRECT=$${SECURE_SSL_REDIRECT:-false} $(PY) manage.py runserver $(HOST)
 
 test: test-sqlite test-postgres lint
 

@@ -1,7 +1,13 @@
 """Fixtures shared by every app's tests."""
 
-import pytest
+import os
+import secrets
+import shutil
 
+import pytest
+from django.db import connection
+
+from scheduler import testing
 from scheduler.testing import manage
 
 
@@ -37,6 +43,49 @@ def scheduler_process(transactional_db):
     yield start
     for process in started:
         process.stop()
+
+
+@pytest.fixture
+def redis_server(transactional_db):
+    """A private `redis-server` (the Celery backend's broker) for a PostgreSQL test."""
+    server = start_redis()
+    yield server
+    server.remove()
+
+
+@pytest.fixture
+def redis_with_password(transactional_db):
+    """The same, asking clients for a password, as hosted Redis does."""
+    server = start_redis(password=secrets.token_hex(16))
+    yield server
+    server.remove()
+
+
+@pytest.fixture
+def redis_dropping_idle(transactional_db):
+    """One that closes a connection once it has been idle for 2 s, as hosted Redis does
+    after a few minutes."""
+    server = start_redis(idle_timeout=1)
+    yield server
+    server.remove()
+
+
+def start_redis(password: str = "", idle_timeout: int = 0) -> testing.RedisServer:
+    if connection.vendor != "postgresql":
+        pytest.skip("the Celery backend tests need PostgreSQL (DATABASE_URL=postgres://...)")
+    if shutil.which("redis-server") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("redis-server is not installed, and CI=true: failing")
+        pytest.skip("redis-server is not installed: the Celery backend tests need it")
+    return testing.RedisServer(password, idle_timeout).start()
+
+
+@pytest.fixture(autouse=True)
+def served_over_plain_http(settings):
+    """The test client and live server speak plain http, as a local run behind no proxy
+    does (SECURE_SSL_REDIRECT=false). Production's https settings have their own tests."""
+    settings.SECURE_SSL_REDIRECT = False
+    settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False
 
 
 @pytest.fixture(autouse=True)

@@ -11,6 +11,7 @@ here with a message naming the variable.
 import os
 import secrets
 import ssl
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -73,6 +74,22 @@ DEBUG = _strict_bool("DEBUG", False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
+# --- HTTPS (Heroku's router ends TLS and says so in X-Forwarded-Proto) ----------------------
+# On by default with DEBUG=False; `make run` and other local runs behind no proxy set
+# SECURE_SSL_REDIRECT=false, which also lets the session and CSRF cookies travel over http.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = _strict_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_SSL_REDIRECT
+# HSTS: browsers remember to use https for a year; only sent on https responses.
+SECURE_HSTS_SECONDS = _int("SECURE_HSTS_SECONDS", 31_536_000 if SECURE_SSL_REDIRECT else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _strict_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = _strict_bool("SECURE_HSTS_PRELOAD", True)
+SESSION_COOKIE_HTTPONLY = True
+# Error reports mask passwords inside connection URLs too (altar/error_reports.py).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "altar.error_reports.SecretsFilter"
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -118,6 +135,7 @@ TEMPLATES = [
 ]
 
 # --- Database --------------------------------------------------------------------------
+_LOCAL_HOSTS = {"", None, "localhost", "127.0.0.1", "::1"}
 _conn_max_age = _int("CONN_MAX_AGE", 60)
 _database_url = env.str("DATABASE_URL", default="") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
 try:
@@ -146,6 +164,17 @@ if _default_db["ENGINE"] == "django.db.backends.sqlite3":
     _default_db["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}
 else:
     _default_db["CONN_HEALTH_CHECKS"] = True
+    _default_db["OPTIONS"] = {
+        # Heroku Postgres takes TLS only; a server on this machine needs none.
+        "sslmode": env.str(
+            "DATABASE_SSLMODE",
+            default="prefer" if _default_db.get("HOST") in _LOCAL_HOSTS else "require",
+        ),
+        # Who holds each connection, in pg_stat_activity and `heroku pg:ps` (DYNO is
+        # Heroku's "web.1", "worker.2"...).
+        "application_name": f"altar {os.environ.get('DYNO') or Path(sys.argv[0]).name}"[:63],
+        **_default_db.get("OPTIONS", {}),
+    }
 # Persistent connections on both databases: outside requests (scheduler threads) Django
 # would otherwise open a connection, and on SQLite run its PRAGMAs, for every job.
 _default_db["CONN_MAX_AGE"] = _conn_max_age
@@ -191,15 +220,15 @@ USE_TZ = True
 
 # --- Static files (whitenoise, so admin is styled with DEBUG=False) ------------------------
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    # Compressed now; hashed names (the manifest storage) come with the Heroku work, since
-    # they make every template render depend on a prior collectstatic.
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    # Compressed and hashed (cached forever by browsers); see altar/static_storage.py.
+    "staticfiles": {"BACKEND": "altar.static_storage.HashedStaticFilesStorage"},
 }
 
-# The status pages' own login (admin's accepts staff only; /jobs/ is for every user).
+# The status pages' own login (admin's accepts staff only; /jobs/ is for every user):
+# replaces LOGIN_URL = "admin:login" above.
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "scheduler:jobs"
 LOGOUT_REDIRECT_URL = "login"
@@ -210,10 +239,13 @@ SCHEDULER_PAGE_REFRESH = _int("SCHEDULER_PAGE_REFRESH", 10)
 SCHEDULER_BACKEND = env.str("SCHEDULER_BACKEND", default="apscheduler").strip().lower()
 SCHEDULER_AUTOSTART = _lenient_bool("SCHEDULER_AUTOSTART", SCHEDULER_BACKEND == "apscheduler")
 SCHEDULER_TIMEZONE = env.str("SCHEDULER_TIMEZONE", default="UTC").strip()
-# Threads that run jobs in the scheduler process (the guide's ThreadPoolExecutor(20)).
-SCHEDULER_THREADS = _lenient_int("SCHEDULER_THREADS", 20)
+# Threads that run jobs in the scheduler process (the guide had 20). Each busy thread holds
+# a database connection: 10 keeps one dyno of each type inside the smallest Heroku
+# Postgres plan (20 connections; see the README's connection budget).
+SCHEDULER_THREADS = _lenient_int("SCHEDULER_THREADS", 10)
 # How long a stopping scheduler lets running jobs finish before recording them interrupted.
-SCHEDULER_SHUTDOWN_GRACE = _lenient_int("SCHEDULER_SHUTDOWN_GRACE", 10)
+# 25 s: Heroku kills a dyno 30 s after SIGTERM, and gunicorn waits 28 (gunicorn.conf.py).
+SCHEDULER_SHUTDOWN_GRACE = _lenient_int("SCHEDULER_SHUTDOWN_GRACE", 25)
 # How often (seconds) the scheduler stamps its running claims; three missed beats make a
 # claim stale, so another process may take it over.
 SCHEDULER_HEARTBEAT_SECONDS = _lenient_int("SCHEDULER_HEARTBEAT_SECONDS", 5)
@@ -267,7 +299,18 @@ CELERY_RESULT_SERIALIZER = "json"
 # No result backend: `JobRun` is the run history.
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Worker processes per `worker` dyno. Celery's default is the CPU count, which a Heroku
+# dyno reports as 8: 16 database connections from one dyno (see the README's budget).
+CELERY_WORKER_CONCURRENCY = _int("CELERY_WORKER_CONCURRENCY", 2)
 CELERY_WORKER_MAX_TASKS_PER_CHILD = 1000
+# Heroku stops a dyno with SIGTERM to every process and SIGKILL 30 s later. The Procfile
+# sets REMAP_SIGTERM=SIGQUIT, Celery's setting for this: pool processes ignore SIGTERM
+# (they would die at once, mid-run), and the worker lets running tasks finish for the
+# scheduler's grace, then cancels them (each run is recorded interrupted) and hands their
+# messages back to Redis, where the new dyno's worker takes them over as the next attempt.
+CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = (
+    SCHEDULER_SHUTDOWN_GRACE if isinstance(SCHEDULER_SHUTDOWN_GRACE, int) else 25
+)
 # Celery's Django fixup closes every database connection around every task unless told to
 # reuse them: a new PostgreSQL connection per run cost 10-30 ms and capped a worker at a
 # few dozen runs a second. Connections are reused as in the other processes
@@ -293,6 +336,7 @@ CELERY_TASK_QUEUES = [Queue("default"), Queue("market_data"), Queue("strategies"
 # claim alive (fresh heartbeat) and does nothing, so the short timeout costs a no-op, not
 # a second run.
 CELERY_VISIBILITY_TIMEOUT = _int("CELERY_VISIBILITY_TIMEOUT", 300)
+REDIS_POLL_SECONDS = _int("REDIS_POLL_SECONDS", 5)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
     "socket_connect_timeout": REDIS_TIMEOUT,
@@ -303,6 +347,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Hosted Redis (Upstash, Heroku) drops idle connections: check before reuse.
     "health_check_interval": 25,
     "retry_on_timeout": True,
+    # How long an idle worker's BRPOP waits before asking again. A message still arrives
+    # at once; an idle worker sends 12 commands a minute instead of 60 (hosted Redis such
+    # as Upstash bills per command). A stopping worker waits for it: kept short.
+    "polling_interval": REDIS_POLL_SECONDS,
 }
 CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_TIMEOUT
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -372,6 +420,14 @@ SHARED_DATA_DIR = env.str(
 # plus this many seconds ago (the collection interval, 10 minutes, plus slack).
 MARKET_DATA_FRESHNESS_GRACE = _int("MARKET_DATA_FRESHNESS_GRACE", 900)
 
+# --- Strategies --------------------------------------------------------------------------
+# Closes an algorithm reads for each decision (the window ends at the candle judged; a live
+# run and a backtest use the same window, so they decide alike).
+STRATEGY_HISTORY_CANDLES = _int("STRATEGY_HISTORY_CANDLES", 500)
+# Closed candles a run judges at most when it is behind (after downtime); older ones are
+# left without a signal rather than traded late.
+STRATEGY_CATCH_UP_CANDLES = _int("STRATEGY_CATCH_UP_CANDLES", 50)
+
 # --- Job status pages, API tokens, /healthz, /metrics and alerts (issue 8) ----------------
 # The bearer token Prometheus sends to /metrics. Unset, /metrics refuses every scrape
 # rather than exposing the figures to anyone.
@@ -389,7 +445,8 @@ SCHEDULER_ALERTS = _strict_bool("SCHEDULER_ALERTS", True)
 ADMINS = [(address, address) for address in env.list("ADMINS", default=[])]
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 SERVER_EMAIL = env.str("SERVER_EMAIL", default="altar@localhost")
-# The status pages' own login (admin's accepts staff only; /jobs/ is for every user).
+# The status pages' own login (admin's accepts staff only; /jobs/ is for every user):
+# replaces LOGIN_URL = "admin:login" above.
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "scheduler:jobs"
 LOGOUT_REDIRECT_URL = "login"

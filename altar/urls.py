@@ -23,4 +23,5 @@ urlpatterns = [
     path("api/v1/", include("scheduler.api_urls")),
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics, name="metrics"),
+    path("strategies/", include("strategies.page_urls")),
 ]

@@ -6,7 +6,9 @@ exchange admin's "re-encrypt" action). Errors carry a readable message, never th
 callers catch `CredentialsError` per exchange, so one unreadable row stops no other work.
 """
 
+import base64
 import json
+import re
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
@@ -28,11 +30,20 @@ def _fernet() -> MultiFernet:
             'print(Fernet.generate_key().decode())"`'
         )
     try:
-        return MultiFernet([Fernet(key) for key in keys])
+        return MultiFernet([Fernet(_fernet_key(key)) for key in keys])
     except ValueError:
         raise CredentialsError(
-            "FIELD_ENCRYPTION_KEY is malformed: each key must be 32 url-safe base64-encoded bytes"
+            "FIELD_ENCRYPTION_KEY is malformed: each key must be 32 url-safe base64-encoded "
+            "bytes, or 64 hexadecimal digits"
         ) from None
+
+
+def _fernet_key(key: str) -> str | bytes:
+    """A Fernet key as given, or the 32 bytes that 64 hexadecimal digits spell: the form of
+    the secret Heroku generates for app.json's `"generator": "secret"`."""
+    if re.fullmatch(r"[0-9a-fA-F]{64}", key):
+        return base64.urlsafe_b64encode(bytes.fromhex(key))
+    return key
 
 
 def encrypt(credentials: dict[str, str]) -> str:

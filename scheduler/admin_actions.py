@@ -54,11 +54,8 @@ class ScheduleControlActions:
 
 
 class StrategyJobActions:
-    """For the strategies' admin: "Run now" on the selected strategies' jobs, and the
-    owner scoping every strategy view shares (`visible_to`)."""
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).visible_to(request.user)
+    """For the strategies' admin: "Run now" on the selected strategies' jobs (the admin
+    scopes its queryset to the user's strategies itself, `visible_to`)."""
 
     @admin.action(description="Run selected strategies now", permissions=["change"])
     def run_strategies_now(self, request, queryset):

@@ -21,7 +21,13 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import (
+    DatabaseError,
+    IntegrityError,
+    close_old_connections,
+    connection,
+    transaction,
+)
 from django.db.models import F
 from django.utils import timezone
 
@@ -216,6 +222,21 @@ def beat(now: datetime | None = None) -> int:
     return JobRun.objects.filter(pk__in=live, owner=owner_name(), status=JobRun.RUNNING).update(
         heartbeat_at=now or timezone.now()
     )
+
+
+def stamp_until(stop: threading.Event) -> None:
+    """Stamp this process's running claims every `SCHEDULER_HEARTBEAT_SECONDS` until
+    `stop` is set, so a live run is never taken for dead (a thread's loop: a Celery
+    worker's, or a stopping scheduler's while its last runs finish)."""
+    while not stop.wait(settings.SCHEDULER_HEARTBEAT_SECONDS):
+        try:
+            close_old_connections()
+            beat()
+        except DatabaseError as exc:
+            logger.warning("Could not stamp running claims, retrying: %s", exc)
+        except Exception:
+            logger.exception("Could not stamp running claims, retrying")
+    connection.close()
 
 
 def reap(now: datetime | None = None) -> list[tuple[str, datetime]]:

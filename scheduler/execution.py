@@ -110,10 +110,11 @@ def _execute(schedule: Schedule, slot: datetime, run: JobRun) -> str | None:
     try:
         outcome = _attempts(schedule, slot, run)
     except BaseException as exc:
-        # Stopped from outside between attempts (a worker's time limit during a backoff,
-        # a shutdown): end the claim now rather than leave it `running` behind a live
-        # heartbeat, then let the exception go on.
-        reason = f"interrupted: {type(exc).__name__} between attempts"
+        # Stopped from outside: a worker's shutdown cancelling its tasks once its grace is
+        # over (SystemExit), a time limit during a backoff. End the claim now rather than
+        # leave it `running` behind a live heartbeat, so whoever gets the message back
+        # takes it over as the next attempt; then let the exception go on.
+        reason = f"interrupted: stopped from outside ({type(exc).__name__})"
         hotpath.finish(run, JobRun.INTERRUPTED, timezone.now(), reason, "")
         raise
     if outcome is None:

@@ -190,6 +190,9 @@ class PostgresLock(SchedulerLock):
                 "SELECT a.application_name FROM pg_locks l "
                 "JOIN pg_stat_activity a ON a.pid = l.pid "
                 "WHERE l.locktype = 'advisory' AND l.granted "
+                # Advisory locks belong to a database: another hub's on the same server
+                # holds the same key without competing with this one.
+                "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
                 "AND ((l.classid::bigint << 32) | l.objid::bigint) = %s",
                 [LOCK_KEY],
             )

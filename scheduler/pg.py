@@ -4,6 +4,8 @@ off from the server is noticed by both ends within seconds."""
 
 from __future__ import annotations
 
+import os
+
 from django.db import connection
 
 from .claims import owner_name
@@ -20,7 +22,8 @@ def dedicated_connection(purpose: str, keepalives_idle: int = 2):
         password=db.get("PASSWORD") or None,
         host=db.get("HOST") or None,
         port=db.get("PORT") or None,
-        application_name=f"altar-{purpose} {owner_name()}"[:63],
+        # host:pid, and on Heroku the dyno ("web.1"), for `heroku pg:ps` and the budget.
+        application_name=_application_name(purpose),
         connect_timeout=5,
         keepalives=1,
         keepalives_idle=keepalives_idle,
@@ -33,3 +36,8 @@ def dedicated_connection(purpose: str, keepalives_idle: int = 2):
     )
     conn.autocommit = True
     return conn
+
+
+def _application_name(purpose: str) -> str:
+    dyno = os.environ.get("DYNO")
+    return f"altar-{purpose} {owner_name()}{f' ({dyno})' if dyno else ''}"[:63]

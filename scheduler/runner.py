@@ -185,15 +185,33 @@ class SchedulerRunner:
             self.redeliver(claims.reap())
 
     def stop(self, grace: float) -> int:
-        """Stop the loop and the engine, release the lock; return how many runs were
-        interrupted."""
+        """Hand over at once, then let the runs already going finish.
+
+        Firing stops and the lock is released first, so a successor (the new dyno of a
+        restart, already starting, or a standby) takes over now rather than after the
+        grace. Runs already going then get up to `grace` seconds, their claims stamped
+        meanwhile so the successor leaves them alone; those still going at the end are
+        recorded as interrupted. Returns how many.
+        """
         self.stop_event.set()
         with self._term:
-            interrupted = self.backend.shutdown(grace) if self.started else 0
-            self.backend = None
+            backend, self.backend = self.backend, None
+            if backend is not None:
+                backend.hand_over()
             self.lock.release()
             self.listener.close()
-        return interrupted
+        if backend is None:
+            return 0
+        stamping_done = threading.Event()
+        stamper = threading.Thread(
+            target=claims.stamp_until, args=(stamping_done,), name="claims-heartbeat"
+        )
+        stamper.start()
+        try:
+            return backend.shutdown(grace)
+        finally:
+            stamping_done.set()
+            stamper.join(10)
 
 
 def _look_for_late() -> None:

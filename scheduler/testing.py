@@ -139,6 +139,7 @@ def subprocess_env(**extra: str) -> dict[str, str]:
         DJANGO_SETTINGS_MODULE="altar.settings",
         SECRET_KEY=settings.SECRET_KEY,
         SCHEDULER_AUTOSTART="false",
+        SECURE_SSL_REDIRECT="false",  # plain http on loopback, no proxy in front
         PYTHONUNBUFFERED="1",
     )
     env.update(extra)
@@ -214,6 +215,19 @@ class Process:
         return self.proc.returncode
 
 
+def procfile_command(process_type: str) -> list[str]:
+    """The Procfile's command for `process_type`, as arguments; leading `VAR=value`
+    assignments go through `env`, which then becomes the command itself."""
+    import shlex
+
+    for line in (BASE_DIR / "Procfile").read_text().splitlines():
+        name, _, command = line.partition(":")
+        if name.strip() == process_type:
+            args = shlex.split(command)
+            return ["env", *args] if "=" in args[0] else args
+    raise KeyError(f"no {process_type!r} process type in the Procfile")
+
+
 def manage(*args: str, env: dict[str, str] | None = None) -> Process:
     """Start `manage.py <args>` against the test database."""
     return Process([sys.executable, "manage.py", *args], env=env)
@@ -231,13 +245,17 @@ def free_port() -> int:
 class RedisServer:
     """A private `redis-server` on a free port (never the shared one), so a test may stop,
     restart or pause it. Its data persists across a restart (append-only file, synced on
-    every write), as a managed Redis's does."""
+    every write), as a managed Redis's does. With `password`, clients must give it
+    (`requirepass`), as on Heroku."""
 
-    def __init__(self):
+    def __init__(self, password: str = "", idle_timeout: int = 0):
         import tempfile
 
         self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.password = password
+        self.idle_timeout = idle_timeout  # seconds before the server drops an idle client
+        auth = f":{password}@" if password else ""
+        self.url = f"redis://{auth}127.0.0.1:{self.port}/0"
         self.dir = tempfile.mkdtemp(prefix="altar-redis-")
         self.process: Process | None = None
 
@@ -257,6 +275,9 @@ class RedisServer:
                 "yes",
                 "--appendfsync",
                 "always",
+                *(["--requirepass", self.password] if self.password else []),
+                "--timeout",
+                str(self.idle_timeout),
             ]
         )
         self.process.wait_for_line(r"Ready to accept connections", timeout=10)
@@ -274,9 +295,12 @@ class RedisServer:
         self.stop(signal.SIGKILL)
         shutil.rmtree(self.dir, ignore_errors=True)
 
+    def auth_args(self) -> list[str]:
+        return ["--no-auth-warning", "-a", self.password] if self.password else []
+
     def cli(self, *args: str) -> str:
         return subprocess.run(
-            ["redis-cli", "-p", str(self.port), *args],
+            ["redis-cli", "-p", str(self.port), *self.auth_args(), *args],
             capture_output=True,
             text=True,
             timeout=10,

@@ -4,6 +4,7 @@ from django.utils.translation import ngettext
 from scheduler.admin_actions import StrategyJobActions
 from scheduler.control import start_strategy, stop_strategy
 
+from . import panels
 from .models import Strategy
 
 
@@ -13,10 +14,13 @@ class StrategyAdmin(StrategyJobActions, admin.ModelAdmin):
         "name",
         "symbol",
         "timeframe",
+        "algorithm",
         "interval_seconds",
         "is_active",
-        "start_immediately",
-        "job_id",
+        "last_run",
+        "last_signal",
+        "equity",
+        "pnl",
     ]
     list_editable = ["is_active"]
     list_filter = ["is_active", "timeframe"]
@@ -36,3 +40,83 @@ class StrategyAdmin(StrategyJobActions, admin.ModelAdmin):
         self.message_user(
             request, ngettext("%d strategy stopped.", "%d strategies stopped.", count) % count
         )
+
+    # --- Paper trading: the change page ---------------------------------------------------
+    list_select_related = ["account"]
+    readonly_fields = [
+        "job_id",
+        "stopped_reason",
+        "account_summary",
+        "chart_link",
+        "recent_signals",
+        "recent_trades",
+    ]
+    fieldsets = [
+        (None, {"fields": ["name", "owner", "is_active", "start_immediately", "interval_seconds"]}),
+        ("Market", {"fields": ["exchange", "symbol", "timeframe"]}),
+        ("Algorithm", {"fields": ["algorithm", "parameters"]}),
+        ("Paper account", {"fields": ["capital", "fee_rate", "account_summary", "chart_link"]}),
+        ("Runs", {"fields": ["job_id", "max_failures", "stopped_reason"]}),
+        ("Recent signals", {"fields": ["recent_signals"]}),
+        ("Recent trades", {"fields": ["recent_trades"]}),
+    ]
+
+    # --- Owners: each user sees and changes only their own strategies (superusers: all),
+    # through `Strategy.objects.visible_to`, which admin, pages and the API share.
+    def get_queryset(self, request):
+        return super().get_queryset(request).visible_to(request.user)
+
+    def get_list_display(self, request):
+        if request.user.is_superuser:
+            return [*self.list_display, "owner"]
+        return self.list_display
+
+    def get_list_filter(self, request):
+        return [*self.list_filter, "algorithm"]
+
+    def get_readonly_fields(self, request, obj=None):
+        """Only a superuser hands a strategy to someone else."""
+        if request.user.is_superuser:
+            return self.readonly_fields
+        return [*self.readonly_fields, "owner"]
+
+    def get_changeform_initial_data(self, request):
+        return {"owner": request.user.pk, **super().get_changeform_initial_data(request)}
+
+    def save_model(self, request, obj, form, change):
+        if not change and (obj.owner_id is None or not request.user.is_superuser):
+            obj.owner = request.user
+        super().save_model(request, obj, form, change)
+
+    # --- Columns and panels (strategies/panels.py) ----------------------------------------
+    @admin.display(description="last run", ordering="account__last_run_at")
+    def last_run(self, obj):
+        return panels.last_run(panels.account_of(obj))
+
+    @admin.display(description="last signal", ordering="account__last_signal_at")
+    def last_signal(self, obj):
+        return panels.last_signal(panels.account_of(obj))
+
+    @admin.display(description="equity", ordering="account__equity")
+    def equity(self, obj):
+        return panels.equity(panels.account_of(obj))
+
+    @admin.display(description="P&L")
+    def pnl(self, obj):
+        return panels.pnl(panels.account_of(obj))
+
+    @admin.display(description="account")
+    def account_summary(self, obj):
+        return panels.account_summary(panels.account_of(obj))
+
+    @admin.display(description="chart")
+    def chart_link(self, obj):
+        return panels.chart_link(obj)
+
+    @admin.display(description="signals")
+    def recent_signals(self, obj):
+        return panels.recent_signals(obj) if obj.pk else "—"
+
+    @admin.display(description="trades")
+    def recent_trades(self, obj):
+        return panels.recent_trades(obj) if obj.pk else "—"

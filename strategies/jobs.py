@@ -1,13 +1,30 @@
-"""The job every `strategy_<id>` schedule runs."""
+"""The job every `strategy_<id>` schedule runs, and what a finished run leaves behind."""
 
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from django.utils import timezone
+
+from . import trading
 from .models import Strategy
+
+JOB_ID = re.compile(r"^strategy_(\d+)$")
 
 
 def run_strategy(strategy_id: int) -> str:
-    """One run of a strategy. Trading algorithms arrive in a later release; for now the run
-    is recorded with a summary that says so."""
+    """One run of a strategy: fresh candles, a signal per new closed candle, paper fills
+    (see `trading.run`). Returns the one-line summary the run record keeps; a failure
+    (bad parameters, candles that cannot be fetched) raises, so the run is recorded failed."""
     strategy = Strategy.objects.get(pk=strategy_id)
-    return (
-        f"{strategy.name}: {strategy.symbol} {strategy.timeframe}, no algorithm yet "
-        "(placeholder run, no signal)"
-    )
+    return f"{strategy.name}: {trading.run(strategy)}"
+
+
+def run_finished_receiver(
+    sender, job_id: str, slot: datetime, status: str, summary: str, **kwargs
+) -> None:
+    """`scheduler.signals.run_finished` → the strategy's run outcome and failure count."""
+    match = JOB_ID.match(job_id)
+    if match:
+        trading.record_outcome(int(match[1]), status, summary, timezone.now())

@@ -1,12 +1,22 @@
 """Strategies: what the user switches on and off. Each active strategy has a job,
-`strategy_<id>`, that the scheduler runs every `interval_seconds`."""
+`strategy_<id>`, that the scheduler runs every `interval_seconds`; each run records signals
+and trades on the strategy's paper account (this version never places a real order)."""
+
+from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
 
+from market_data.models import PRICE, validate_exchange_id
 from scheduler.models import Schedule
 from scheduler.slots import MAX_INTERVAL, MIN_INTERVAL
+
+from .algorithms import ALGORITHMS, Algorithm, algorithm_class
+from .algorithms import choices as algorithm_choices
+
+MONEY = {"max_digits": 36, "decimal_places": 18}
 
 
 class StrategyQuerySet(models.QuerySet):
@@ -58,6 +68,58 @@ class Strategy(models.Model):
     start_immediately = models.BooleanField(
         default=True, help_text="On start, run at once instead of one interval later."
     )
+    algorithm = models.CharField(
+        max_length=40,
+        choices=algorithm_choices,
+        default="sma_crossover",
+        help_text="How the strategy decides to buy, sell or hold on each closed candle.",
+    )
+    parameters = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The algorithm's parameters as JSON; left out ones take their defaults. "
+        + "; ".join(
+            f"{name}: {', '.join(f'{k}={v}' for k, v in algorithm_class(name).defaults().items())}"
+            for name in ALGORITHMS
+        )
+        + ".",
+    )
+    exchange = models.CharField(
+        "exchange id",
+        max_length=50,
+        default="simulated",
+        validators=[validate_exchange_id],
+        help_text="Whose candles it reads (ccxt id, or `simulated` for the offline market). "
+        "Read only: no order is ever sent.",
+    )
+    capital = models.DecimalField(
+        "paper capital",
+        max_digits=20,
+        decimal_places=8,
+        default=Decimal("10000"),
+        validators=[MinValueValidator(Decimal("0.0001")), MaxValueValidator(Decimal("1e9"))],
+        help_text="Cash the paper account starts with, in the quote currency (e.g. USDT). "
+        "Used when the account is opened or reset.",
+    )
+    fee_rate = models.DecimalField(
+        max_digits=8,
+        decimal_places=6,
+        default=Decimal("0.001"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("0.1"))],
+        help_text="Charged on each paper fill, as a fraction of its value: 0.001 is 0.1%.",
+    )
+    max_failures = models.PositiveSmallIntegerField(
+        "stop after failures",
+        default=5,
+        validators=[MinValueValidator(1)],
+        help_text="The strategy stops itself after this many failed runs in a row.",
+    )
+    stopped_reason = models.CharField(
+        max_length=500,
+        blank=True,
+        editable=False,
+        help_text="Why the strategy stopped itself; cleared when it is started again.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -72,7 +134,12 @@ class Strategy(models.Model):
 
     def save(self, *args, **kwargs) -> None:
         """Save and bring job `strategy_<id>` in line, in one transaction, however the
-        strategy was changed (admin form, list checkbox, action, API, shell)."""
+        strategy was changed (admin form, list checkbox, action, API, shell). Starting a
+        strategy that stopped itself clears the reason it stopped."""
+        if self.is_active and self.stopped_reason:
+            self.stopped_reason = ""
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "stopped_reason"}
         with transaction.atomic():
             super().save(*args, **kwargs)
             self.sync_schedule()
@@ -81,6 +148,54 @@ class Strategy(models.Model):
         with transaction.atomic():
             Schedule.objects.filter(job_id=self.job_id).delete()
             return super().delete(*args, **kwargs)
+
+    def clean_fields(self, exclude=None) -> None:
+        """The fields' own checks, then the parameters against the chosen algorithm (types,
+        ranges, fast < slow), with the errors on the parameters field; valid parameters are
+        stored with their defaults filled in.
+
+        Here rather than in `clean()`: a form without the parameters field (the list's
+        Active checkbox) excludes it, and an error on an excluded field would crash it."""
+        errors: dict = {}
+        try:
+            super().clean_fields(exclude=exclude)
+        except ValidationError as exc:
+            errors = exc.update_error_dict(errors)
+        skip = set(exclude or ()) | set(errors)
+        if not {"parameters", "algorithm"} & skip:
+            try:
+                self.parameters = self._checked_parameters()
+            except ValidationError as exc:
+                errors = exc.update_error_dict(errors)
+        if errors:
+            raise ValidationError(errors)
+
+    def _checked_parameters(self) -> dict:
+        cls = algorithm_class(self.algorithm)
+        try:
+            values = cls.clean(self.parameters if self.parameters is not None else {})
+        except ValidationError as exc:
+            raise ValidationError({"parameters": exc.messages}) from None
+        needed, history = cls(values).warmup(), settings.STRATEGY_HISTORY_CANDLES
+        if needed > history:
+            raise ValidationError(
+                {
+                    "parameters": f"These parameters need {needed} candles of history; a run "
+                    f"reads {history} (STRATEGY_HISTORY_CANDLES)."
+                }
+            )
+        return values
+
+    def make_algorithm(self) -> Algorithm:
+        """The algorithm with this strategy's parameters; `ValueError` with a readable
+        message when they are not valid for it (a strategy written past `clean`)."""
+        cls = algorithm_class(self.algorithm)
+        try:
+            return cls(self.parameters)
+        except ValidationError as exc:
+            raise ValueError(
+                f"invalid parameters for {cls.name}: {' '.join(exc.messages)}"
+            ) from None
 
     @property
     def job_id(self) -> str:
@@ -114,3 +229,106 @@ class Strategy(models.Model):
         self.is_active = False
         self.save(update_fields=["is_active", "updated_at"])
         return True
+
+
+class PaperAccount(models.Model):
+    """A strategy's paper account, and what its runs keep about themselves.
+
+    Written only by runs (under a row lock, in the transaction that records the signal),
+    never by admin forms, so an admin's edit of the strategy and a run never overwrite
+    each other. Opened with the strategy's capital at its first run.
+    """
+
+    strategy = models.OneToOneField(
+        Strategy, on_delete=models.CASCADE, primary_key=True, related_name="account"
+    )
+    capital = models.DecimalField(**MONEY, help_text="Cash the account was opened with.")
+    cash = models.DecimalField(**MONEY)
+    position = models.DecimalField(**MONEY, default=0, help_text="Quantity held (base currency).")
+    cost = models.DecimalField(
+        **MONEY, default=0, help_text="What the open position cost, fees included."
+    )
+    realised_pnl = models.DecimalField("realised P&L", **MONEY, default=0)
+    fees_paid = models.DecimalField(**MONEY, default=0)
+    last_price = models.DecimalField(**PRICE, null=True, blank=True)
+    equity = models.DecimalField(**MONEY, help_text="Cash + position × last price.")
+    last_signal_at = models.DateTimeField(
+        null=True, blank=True, help_text="Open time of the newest candle with a signal."
+    )
+    last_action = models.CharField(max_length=4, blank=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_run_status = models.CharField(max_length=20, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Paper account of {self.strategy_id}"
+
+    @property
+    def pnl(self) -> Decimal:
+        """Total P&L: equity less the opening capital (realised + unrealised)."""
+        return self.equity - self.capital
+
+    @property
+    def unrealised_pnl(self) -> Decimal:
+        return self.pnl - self.realised_pnl
+
+
+class Signal(models.Model):
+    """What a strategy decided on one closed candle. One per strategy and candle, however
+    often a slot is delivered or runs overlap (the unique constraint is the last guard)."""
+
+    BUY, SELL, HOLD = "buy", "sell", "hold"
+    ACTIONS = [(BUY, "buy"), (SELL, "sell"), (HOLD, "hold")]
+
+    strategy = models.ForeignKey(Strategy, on_delete=models.CASCADE, related_name="signals")
+    candle_time = models.DateTimeField(help_text="Open time of the candle it judged.")
+    action = models.CharField(max_length=4, choices=ACTIONS)
+    price = models.DecimalField(**PRICE, help_text="The candle's close.")
+    indicators = models.JSONField(default=dict)
+    reason = models.CharField(max_length=300)
+    equity = models.DecimalField(**MONEY, help_text="Account equity after this candle.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-candle_time"]
+        constraints = [
+            # Also the index of "a strategy's signals by time" (admin, chart, last signal).
+            models.UniqueConstraint(
+                fields=["strategy", "candle_time"], name="signal_unique_strategy_candle"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} at {self.price} ({self.candle_time:%Y-%m-%d %H:%M})"
+
+
+class Trade(models.Model):
+    """A paper fill, at the close of the candle whose signal caused it."""
+
+    strategy = models.ForeignKey(Strategy, on_delete=models.CASCADE, related_name="trades")
+    signal = models.OneToOneField(Signal, on_delete=models.CASCADE, related_name="trade")
+    time = models.DateTimeField(help_text="Open time of the signal's candle.")
+    side = models.CharField(max_length=4, choices=Signal.ACTIONS[:2])
+    price = models.DecimalField(**PRICE)
+    quantity = models.DecimalField(**MONEY)
+    notional = models.DecimalField(**MONEY, help_text="Quantity × price.")
+    fee = models.DecimalField(**MONEY)
+    cash_after = models.DecimalField(**MONEY)
+    realised_pnl = models.DecimalField(
+        "realised P&L",
+        **MONEY,
+        null=True,
+        blank=True,
+        help_text="Of the round trip a sell closes, fees included.",
+    )
+
+    class Meta:
+        ordering = ["-time"]
+        indexes = [
+            # "a strategy's trades by time" (admin change page, chart markers).
+            models.Index(fields=["strategy", "time"], name="trade_strategy_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.side} {self.quantity} at {self.price}"

@@ -1,11 +1,15 @@
 """Configuration mistakes: a check error with an id and hint, or one readable line."""
 
+import json
+import secrets
 import subprocess
 import sys
 
 import pytest
 
 from scheduler.testing import BASE_DIR, subprocess_env
+
+from .heroku import production_env
 
 
 def manage_check(**env):
@@ -72,3 +76,48 @@ def test_a_tls_redis_url_with_a_certificate_policy_passes_check(db):
     )
     assert result.returncode == 0, result.stderr
     assert "secret" not in result.stderr
+
+
+def heroku_env() -> dict[str, str]:
+    """The config vars a Heroku app made from app.json gets: its values, a fresh secret
+    where it asks Heroku to generate one (64 hex digits), and the add-ons' URLs."""
+    app = json.loads((BASE_DIR / "app.json").read_text())
+    env = {
+        name: secrets.token_hex(32) if spec.get("generator") == "secret" else spec["value"]
+        for name, spec in app["env"].items()
+    }
+    env["DATABASE_URL"] = "postgres://u1:p4ss@ec2-1-2-3-4.compute-1.amazonaws.com:5432/d1"
+    env["REDIS_URL"] = "rediss://:r3dis@ec2-5-6-7-8.compute-1.amazonaws.com:6380"
+    return env
+
+
+def manage(*args, **env):
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=BASE_DIR,
+        env=production_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize("backend", ["apscheduler", "celery"])
+def test_the_app_json_config_passes_the_deploy_check_with_no_warning(backend):
+    env = {**heroku_env(), "SCHEDULER_BACKEND": backend}
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **env)
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_production_is_https_only_with_tls_to_the_database_and_a_local_run_can_opt_out():
+    show = (
+        "from django.conf import settings as s; from django.db import connection as c; "
+        "print(s.SECURE_SSL_REDIRECT, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, "
+        "s.SECURE_HSTS_SECONDS, c.settings_dict['OPTIONS']['sslmode'], "
+        "c.settings_dict['CONN_MAX_AGE'], c.settings_dict['CONN_HEALTH_CHECKS'])"
+    )
+    heroku = manage("shell", "-v", "0", "-c", show, **heroku_env())
+    assert heroku.stdout.split() == ["True", "True", "True", "31536000", "require", "60", "True"]
+    local = manage("shell", "-v", "0", "-c", show, **heroku_env(), SECURE_SSL_REDIRECT="false")
+    assert local.stdout.split()[:4] == ["False", "False", "False", "0"]

@@ -48,6 +48,13 @@ class SchedulerBackend:
     def housekeeping(self) -> None:
         """Periodic upkeep of the engine's own state; the runner calls it every turn."""
 
+    def hand_over(self) -> None:
+        """Stop firing and write what a successor reads when it starts (the engine's
+        store, the send bookkeeping): after this the scheduler lock may be released,
+        before the runs already going have finished."""
+        self.stop_firing()
+        self.housekeeping()
+
     def redeliver(self, job_id: str, slot) -> None:
         """Run (job, slot) again through `run_job`, which takes over the claim as the next
         attempt when its owner died (the reaper calls this)."""

@@ -207,10 +207,13 @@ class CeleryBackend(ReconcilingBackend):
             self._heap.clear()
             self._outbox.clear()
 
-    def shutdown(self, grace: float) -> int:
-        """Stop sending. Runs happen on the workers, which finish or redeliver them."""
+    def hand_over(self) -> None:
         self.stop_firing()
         self.housekeeping(force=True)
+
+    def shutdown(self, grace: float) -> int:
+        """Stop sending. Runs happen on the workers, which finish or redeliver them."""
+        self.hand_over()
         return 0
 
     @classmethod

@@ -18,8 +18,6 @@ from datetime import datetime
 
 from billiard.exceptions import SoftTimeLimitExceeded
 from celery import shared_task
-from django.conf import settings
-from django.db import DatabaseError, close_old_connections
 
 from .. import claims, execution
 
@@ -43,19 +41,10 @@ def ensure_heartbeat() -> None:
         if _heartbeat_pid == os.getpid():
             return
         _heartbeat_pid = os.getpid()
-        threading.Thread(target=_beat_forever, name="claims-heartbeat", daemon=True).start()
-
-
-def _beat_forever() -> None:
-    stop = threading.Event()
-    while not stop.wait(settings.SCHEDULER_HEARTBEAT_SECONDS):
-        try:
-            close_old_connections()
-            claims.beat()
-        except DatabaseError as exc:
-            logger.warning("Could not stamp running claims, retrying: %s", exc)
-        except Exception:
-            logger.exception("Could not stamp running claims, retrying")
+        forever = threading.Event()
+        threading.Thread(
+            target=claims.stamp_until, args=(forever,), name="claims-heartbeat", daemon=True
+        ).start()
 
 
 @shared_task(name="scheduler.run_job", acks_late=True, reject_on_worker_lost=True)

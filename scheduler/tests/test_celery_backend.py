@@ -4,13 +4,10 @@
 Slots are counted on the probe ledger (no unique key). No eager mode, no mocks.
 """
 
-import os
-import shutil
 import signal
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from scheduler import testing
@@ -21,19 +18,6 @@ pytestmark = [pytest.mark.subprocess, pytest.mark.postgres_only]
 # Generous bounds for a loaded 2-core machine; the waits end as soon as the event happens.
 START_BOUND = 60
 RUN_BOUND = 30
-
-
-@pytest.fixture
-def redis_server(transactional_db):
-    if connection.vendor != "postgresql":
-        pytest.skip("the Celery backend tests need PostgreSQL (DATABASE_URL=postgres://...)")
-    if shutil.which("redis-server") is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("redis-server is not installed, and CI=true: failing")
-        pytest.skip("redis-server is not installed: the Celery backend tests need it")
-    server = testing.RedisServer().start()
-    yield server
-    server.remove()
 
 
 @pytest.fixture

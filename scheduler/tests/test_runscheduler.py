@@ -46,7 +46,7 @@ def test_a_strategy_toggled_here_runs_there_and_stops_when_stopped(scheduler_pro
     assert 0 <= (first.scheduled_at - toggled).total_seconds() <= 1
     assert (first.started_at - toggled).total_seconds() < 2.5
     testing.wait_until(lambda: runs_of(strategy.job_id).count() >= 3, 10, "three runs")
-    assert "no algorithm yet" in first.summary
+    assert "1 candle judged" in first.summary  # a paper-trading run (strategies.trading)
 
     mark = len(process.lines)
     strategy.stop()

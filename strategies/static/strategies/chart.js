@@ -1,0 +1,118 @@
+/*
+ * The strategy page's charts, drawn as SVG by this file alone (no library, no CDN), from the
+ * JSON the page embeds with json_script (#chart-data):
+ *   times[] (ms), closes[], overlays[{name, values[]}], oscillators[{name, values[]}],
+ *   levels[], trades[{t, side, price, label}], equity[{t, v}]
+ * Missing values (an indicator warming up) are null and leave a gap in the line.
+ */
+(function () {
+  "use strict";
+
+  var NS = "http://www.w3.org/2000/svg";
+  var PAD = { left: 70, right: 12, top: 22, bottom: 22 };
+  var COLORS = ["#2f6fde", "#e08a1e", "#8b47c9", "#16a0a0", "#c2417a"];
+
+  function node(name, attrs, parent) {
+    var el = document.createElementNS(NS, name);
+    Object.keys(attrs || {}).forEach(function (key) { el.setAttribute(key, attrs[key]); });
+    if (parent) { parent.appendChild(el); }
+    return el;
+  }
+
+  function finite(values) {
+    return values.filter(function (v) { return v !== null && isFinite(v); });
+  }
+
+  function label(value) {
+    var abs = Math.abs(value);
+    if (abs !== 0 && (abs < 0.001 || abs >= 1e7)) { return value.toExponential(3); }
+    return Number(value.toPrecision(6)).toString();
+  }
+
+  function day(ms) {
+    return new Date(ms).toISOString().slice(5, 16).replace("T", " ");
+  }
+
+  /* One panel: lines over a shared time axis [t0, t1], markers and level lines. */
+  function panel(svg, t0, t1, lines, markers, levels) {
+    // The viewBox is the element's own size, so text is never stretched.
+    var box = svg.getBoundingClientRect();
+    var WIDTH = box.width || 1000, height = box.height || 200;
+    svg.setAttribute("viewBox", "0 0 " + WIDTH + " " + height);
+    var values = [];
+    lines.forEach(function (l) { values = values.concat(finite(l.values)); });
+    markers.forEach(function (m) { values.push(m.price); });
+    values = values.concat(levels);
+    if (!values.length) { return; }
+    var lo = Math.min.apply(null, values), hi = Math.max.apply(null, values);
+    if (lo === hi) { lo -= Math.abs(lo) * 0.01 || 1; hi += Math.abs(hi) * 0.01 || 1; }
+    var margin = (hi - lo) * 0.06;
+    lo -= margin; hi += margin;
+    var plotW = WIDTH - PAD.left - PAD.right, plotH = height - PAD.top - PAD.bottom;
+    function x(t) { return PAD.left + (t1 === t0 ? plotW / 2 : (t - t0) / (t1 - t0) * plotW); }
+    function y(v) { return PAD.top + (hi - v) / (hi - lo) * plotH; }
+
+    for (var i = 0; i <= 4; i++) {
+      var v = lo + (hi - lo) * i / 4;
+      node("line", { x1: PAD.left, x2: WIDTH - PAD.right, y1: y(v), y2: y(v), "class": "grid" }, svg);
+      node("text", { x: PAD.left - 6, y: y(v) + 4, "text-anchor": "end" }, svg).textContent = label(v);
+    }
+    for (var j = 0; j <= 4; j++) {
+      var t = t0 + (t1 - t0) * j / 4;
+      var anchor = j === 0 ? "start" : j === 4 ? "end" : "middle";  // ends stay inside
+      node("text", { x: x(t), y: height - 6, "text-anchor": anchor }, svg).textContent = day(t);
+    }
+    levels.forEach(function (level) {
+      node("line", { x1: PAD.left, x2: WIDTH - PAD.right, y1: y(level), y2: y(level), "class": "level" }, svg);
+    });
+
+    var legendX = PAD.left;
+    lines.forEach(function (l, index) {
+      var color = l.color || COLORS[index % COLORS.length];
+      var path = "", pen = false;
+      l.values.forEach(function (v, k) {
+        if (v === null || !isFinite(v)) { pen = false; return; }
+        path += (pen ? "L" : "M") + x(l.times[k]).toFixed(1) + " " + y(v).toFixed(1);
+        pen = true;
+      });
+      node("path", { d: path, stroke: color, "class": "line", "vector-effect": "non-scaling-stroke" }, svg);
+      var text = node("text", { x: legendX, y: 14, fill: color }, svg);
+      text.textContent = l.name;
+      text.style.fill = color;
+      legendX += 12 + 7 * l.name.length;
+    });
+
+    markers.forEach(function (m) {
+      var cx = x(m.t), cy = y(m.price), s = 7;
+      var points = m.side === "buy"
+        ? [cx, cy + 3, cx - s, cy + 3 + 1.6 * s, cx + s, cy + 3 + 1.6 * s]
+        : [cx, cy - 3, cx - s, cy - 3 - 1.6 * s, cx + s, cy - 3 - 1.6 * s];
+      var mark = node("polygon", { points: points.join(" "), "class": m.side }, svg);
+      node("title", {}, mark).textContent = m.side + " at " + m.label + " (" + day(m.t) + " UTC)";
+    });
+  }
+
+  var source = document.getElementById("chart-data");
+  if (!source) { return; }
+  var data = JSON.parse(source.textContent);
+  if (!data.times || !data.times.length) { return; }
+  var times = data.times, t0 = times[0], t1 = times[times.length - 1];
+  function on(values) { return { times: times, values: values }; }
+
+  var priceLines = [Object.assign(on(data.closes), { name: "close", color: "#333" })];
+  data.overlays.forEach(function (s) { priceLines.push(Object.assign(on(s.values), { name: s.name })); });
+  panel(document.getElementById("price-chart"), t0, t1, priceLines, data.trades, []);
+
+  var oscillator = document.getElementById("oscillator-chart");
+  if (data.oscillators.length) {
+    var lower = data.oscillators.map(function (s) { return Object.assign(on(s.values), { name: s.name }); });
+    panel(oscillator, t0, t1, lower, [], data.levels);
+  } else {
+    oscillator.style.display = "none";
+  }
+
+  var equity = data.equity.map(function (p) { return p.t; });
+  var values = data.equity.map(function (p) { return p.v; });
+  panel(document.getElementById("equity-chart"), t0, t1,
+        [{ name: "equity", color: "#187a3a", times: equity, values: values }], [], []);
+}());

@@ -1,0 +1,192 @@
+"""Strategies in admin: owners, per-algorithm parameter errors, and the account columns."""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+import time_machine
+from django.contrib.auth.models import Permission
+from django.urls import reverse
+
+from strategies import trading
+from strategies.models import PaperAccount, Strategy
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = "/admin/strategies/strategy/"
+
+
+def change_url(strategy):
+    return reverse("admin:strategies_strategy_change", args=[strategy.pk])
+
+
+@pytest.fixture
+def staff(alice):
+    """Alice as staff with the strategy permissions, not a superuser."""
+    alice.is_staff = True
+    alice.save()
+    alice.user_permissions.set(Permission.objects.filter(content_type__app_label="strategies"))
+    return alice
+
+
+def form(**fields):
+    data = {
+        "name": "Mine",
+        "exchange": "simulated",
+        "symbol": "BTC/USDT",
+        "timeframe": "1h",
+        "interval_seconds": "300",
+        "start_immediately": "on",
+        "algorithm": "sma_crossover",
+        "parameters": "{}",
+        "capital": "10000",
+        "fee_rate": "0.001",
+        "max_failures": "5",
+    }
+    data.update(fields)
+    return data
+
+
+def test_a_user_sees_only_their_own_strategies(client, staff, bob):
+    Strategy.objects.create(name="Alice's", owner=staff)
+    Strategy.objects.create(name="Bob's", owner=bob)
+    client.force_login(staff)
+    html = client.get(CHANGELIST).content.decode()
+    assert "Alice&#x27;s" in html and "Bob&#x27;s" not in html
+
+
+def test_another_users_strategy_cannot_be_opened_or_changed(client, staff, bob):
+    theirs = Strategy.objects.create(name="Bob's", owner=bob)
+    client.force_login(staff)
+    response = client.get(change_url(theirs), follow=True)
+    assert "doesn’t exist" in response.content.decode()
+    client.post(change_url(theirs), form(name="Taken"))
+    client.post(CHANGELIST, {"action": "start_strategies", "_selected_action": [theirs.pk]})
+    theirs.refresh_from_db()
+    assert theirs.name == "Bob's" and not theirs.is_active
+
+
+def test_a_new_strategy_belongs_to_its_creator_who_cannot_hand_it_to_others(client, staff, bob):
+    client.force_login(staff)
+    response = client.post("/admin/strategies/strategy/add/", form(owner=str(bob.pk)))
+    assert response.status_code == 302
+    assert Strategy.objects.get(name="Mine").owner == staff
+
+
+def test_a_superuser_may_choose_the_owner_and_defaults_to_themself(staff_client, bob):
+    response = staff_client.get("/admin/strategies/strategy/add/")
+    assert response.context["adminform"].form.initial["owner"] == response.wsgi_request.user.pk
+    staff_client.post("/admin/strategies/strategy/add/", form(owner=str(bob.pk)))
+    assert Strategy.objects.get(name="Mine").owner == bob
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "parameters", "errors"),
+    [
+        ("sma_crossover", '{"fast": 30, "slow": 10}', ["Fast (30) must be less than slow (10)."]),
+        ("ema_crossover", '{"fast": "ten"}', ["Fast must be a number, not 'ten'."]),
+        ("macd_cross", '{"signal": 2.5}', ["Signal must be a whole number, not 2.5."]),
+        ("bollinger_breakout", '{"stddev": 0}', ["Stddev must be from 0.1 to 10.0."]),
+        (
+            "rsi_reversion",
+            '{"oversold": 80, "overbought": 20}',
+            ["Oversold (80) must be less than overbought (20)."],
+        ),
+        (
+            "rsi_reversion",
+            '{"fast": 3}',
+            ["rsi_reversion has no parameter 'fast' (it takes period, oversold, overbought)."],
+        ),
+        ("sma_crossover", "[1, 2]", ['Parameters must be a JSON object, e.g. {"fast": 10}.']),
+    ],
+)
+def test_bad_parameters_are_refused_with_the_error_on_the_field(
+    staff_client, algorithm, parameters, errors
+):
+    response = staff_client.post(
+        "/admin/strategies/strategy/add/", form(algorithm=algorithm, parameters=parameters)
+    )
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {"parameters": errors}
+    assert not Strategy.objects.exists()
+
+
+def test_left_out_parameters_are_saved_with_their_defaults(staff_client):
+    staff_client.post(
+        "/admin/strategies/strategy/add/",
+        form(algorithm="macd_cross", parameters='{"fast": 8}'),
+    )
+    assert Strategy.objects.get().parameters == {"fast": 8, "slow": 26, "signal": 9}
+
+
+def test_the_list_and_change_page_show_the_account_signals_and_trades(staff_client):
+    strategy = Strategy.objects.create(
+        name="Shown",
+        symbol="BTC/USDT",
+        timeframe="1m",
+        parameters={"fast": 1, "slow": 2},
+        capital=Decimal("1000"),
+    )
+    with time_machine.travel(datetime(2024, 3, 1, 12, 0, 30, tzinfo=UTC), tick=False) as clock:
+        for _ in range(30):
+            trading.run(strategy)
+            clock.shift(60)
+    trading.record_outcome(
+        strategy.pk, "succeeded", "fine", datetime(2024, 3, 1, 12, 30, tzinfo=UTC)
+    )
+    account = PaperAccount.objects.get(strategy=strategy)
+    assert strategy.trades.count() >= 2
+
+    html = staff_client.get(CHANGELIST).content.decode()
+    assert "2024-03-01 12:30:00 · succeeded" in html  # last run
+    assert f"{account.last_action} · 2024-03-01 12:28" in html  # last signal
+    pnl = account.equity - Decimal(1000)
+    assert f"{pnl.normalize():f}" in html.replace("+", "")  # P&L
+
+    html = staff_client.get(change_url(strategy)).content.decode()
+    newest = strategy.signals.order_by("-candle_time").first()
+    assert newest.reason in html
+    trade = strategy.trades.order_by("-time").first()
+    assert f"{trade.quantity.normalize():f}" in html
+    assert f"/strategies/{strategy.pk}/" in html  # the chart page
+
+
+def test_the_change_page_says_why_a_strategy_stopped_itself(staff_client, strategy):
+    strategy.start()
+    for _ in range(5):
+        trading.record_outcome(strategy.pk, "failed", "BadSymbol: gone", datetime.now(UTC))
+    html = staff_client.get(change_url(strategy)).content.decode()
+    assert "Stopped itself after 5 failed runs in a row" in html
+    assert "BadSymbol: gone" in html
+
+
+def test_parameters_needing_more_history_than_a_run_reads_are_refused(staff_client, settings):
+    settings.STRATEGY_HISTORY_CANDLES = 100
+    response = staff_client.post(
+        "/admin/strategies/strategy/add/", form(parameters='{"fast": 50, "slow": 150}')
+    )
+    assert response.context["adminform"].form.errors == {
+        "parameters": [
+            "These parameters need 151 candles of history; a run reads 100 "
+            "(STRATEGY_HISTORY_CANDLES)."
+        ]
+    }
+
+
+def test_the_active_checkbox_works_even_when_stored_parameters_are_bad(staff_client):
+    # Written past validation (the shell): the list still starts it; its runs then fail
+    # with the reason, and the auto-stop applies.
+    strategy = Strategy.objects.create(name="Odd", parameters={"fast": 9, "slow": 3})
+    response = staff_client.post(
+        CHANGELIST,
+        {
+            "form-TOTAL_FORMS": "1",
+            "form-INITIAL_FORMS": "1",
+            "form-0-id": str(strategy.pk),
+            "form-0-is_active": "on",
+            "_save": "Save",
+        },
+    )
+    assert response.status_code == 302
+    strategy.refresh_from_db()
+    assert strategy.is_active and strategy.parameters == {"fast": 9, "slow": 3}
