@@ -76,14 +76,12 @@ def load(schedules: int, runs_per_schedule: int) -> dict:
         )
         cursor.execute(
             f"""
-            INSERT INTO {qn(JobCounter._meta.db_table)} (job_id, name, label, value)
-            SELECT 'strategy_' || i, n.name, n.label, n.value
+            INSERT INTO {qn(JobCounter._meta.db_table)} (job_id, name, label, value, total)
+            SELECT 'strategy_' || i, n.name, n.label, n.value, n.total
             FROM generate_series(1, %s) AS i,
-                (VALUES ('runs', 'succeeded', 94.0), ('runs', 'failed', 6.0),
-                        ('duration_bucket', '0.5', 60.0), ('duration_bucket', '5.0', 40.0),
-                        ('duration_sum', '', 80.0), ('duration_count', '', 100.0),
-                        ('lag_bucket', '0.05', 100.0), ('lag_sum', '', 2.0),
-                        ('lag_count', '', 100.0)) AS n(name, label, value)
+                (VALUES ('runs', 'succeeded', 94.0, 0.0), ('runs', 'failed', 6.0, 0.0),
+                        ('duration', '0.5', 60.0, 12.0), ('duration', '5.0', 40.0, 68.0),
+                        ('lag', '0.05', 100.0, 2.0)) AS n(name, label, value, total)
             """,
             [schedules],
         )

@@ -14,6 +14,7 @@ same change one writes it and one alert goes out.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime
 
 from django.conf import settings
@@ -28,16 +29,31 @@ logger = logging.getLogger("scheduler")
 FAILURES = {JobRun.FAILED, JobRun.TIMED_OUT, JobRun.INTERRUPTED}
 
 
+# Jobs this process saw healthy (no streak) lately: a success on one of them writes
+# nothing, so it need not even read its row — this runs once per slot. Another process
+# may mark the job failing meanwhile; a success here then clears it within this long.
+HEALTHY_FOR = 10.0
+_healthy: dict[str, float] = {}
+
+
 def record_outcome(job_id: str, status: str, summary: str = "") -> None:
     """Update the failure streak of `job_id` after a run ended with `status`.
 
-    A success on a healthy job reads one row and writes nothing (the common case).
+    A success on a healthy job writes nothing, and reads nothing if this process saw it
+    healthy in the last `HEALTHY_FOR` seconds (the common case).
     """
     if status != JobRun.SUCCEEDED and status not in FAILURES:
         return  # skipped and missed runs say nothing about the job's own code
+    if status == JobRun.SUCCEEDED:
+        if time.monotonic() - _healthy.get(job_id, -HEALTHY_FOR) < HEALTHY_FOR:
+            return
+    else:
+        _healthy.pop(job_id, None)
     try:
         for _ in range(3):  # a concurrent writer changed the row: read it again
             if _apply_outcome(job_id, status, summary):
+                if status == JobRun.SUCCEEDED:
+                    _healthy[job_id] = time.monotonic()
                 return
     except Exception:
         logger.exception("Could not update the health of %s", job_id)

@@ -49,14 +49,16 @@ def job_name_expression():
 
 
 def _histogram(name: str, doc: str, bounds: tuple, counters: dict) -> HistogramMetricFamily:
+    """Cumulative buckets from the stored per-bucket rows; the sum is their totals'."""
     family = HistogramMetricFamily(name, doc, labels=["job_name"])
-    for job, values in sorted(counters.items()):
+    for job, per_bucket in sorted(counters.items()):
         cumulative, buckets = 0.0, []
         for bound in bounds:
-            cumulative += values.get(("bucket", stats.bucket_label(bound)), 0.0)
+            cumulative += per_bucket.get(stats.bucket_label(bound), (0.0, 0.0))[0]
             label = "+Inf" if bound == math.inf else str(float(bound))
             buckets.append((label, cumulative))
-        family.add_metric([job], buckets, sum_value=values.get(("sum", ""), 0.0))
+        total = sum(seconds for _, seconds in per_bucket.values())
+        family.add_metric([job], buckets, sum_value=total)
     return family
 
 
@@ -73,22 +75,19 @@ class DatabaseCollector:
         rows = (
             JobCounter.objects.annotate(job_name=job_name_expression())
             .values_list("job_name", "name", "label")
-            .annotate(total=Sum("value"))
+            .annotate(count=Sum("value"), seconds=Sum("total"))
             .order_by()
         )
-        for job, name, label, total in rows:
+        for job, name, label, count, seconds in rows:
             if name == stats.RUNS:
-                runs[(job, label)] += total
+                runs[(job, label)] += count
             elif name == stats.MISSED_SLOTS:
-                missed_slots[job] += total
+                missed_slots[job] += count
             elif name == stats.DUPLICATES:
-                duplicates[job] += total
-            else:
-                series, _, part = name.rpartition("_")
-                if series in histograms and part in ("bucket", "sum"):
-                    key = (part, label)
-                    values = histograms[series][job]
-                    values[key] = values.get(key, 0.0) + total
+                duplicates[job] += count
+            elif name in histograms:
+                # label = the bucket's upper bound; (count, seconds) that fell in it
+                histograms[name][job][label] = (count, seconds)
 
         executions = CounterMetricFamily(
             "job_executions",

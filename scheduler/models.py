@@ -636,8 +636,9 @@ class ProbeRun(models.Model):
 
 
 class JobCounterManager(models.Manager):
-    def add(self, job_id: str, increments: list[tuple[str, str, float]]) -> None:
-        """Add each `(name, label, amount)` to job `job_id`'s counters in one statement.
+    def add(self, job_id: str, increments: list[tuple]) -> None:
+        """Add each `(name, label, amount[, total])` to job `job_id`'s counters in one
+        statement.
 
         An upsert (`INSERT … ON CONFLICT … DO UPDATE`, on PostgreSQL and SQLite alike) so
         two processes finishing runs of one job at the same moment both count."""
@@ -645,33 +646,36 @@ class JobCounterManager(models.Manager):
             return
         qn = connection.ops.quote_name
         table = qn(self.model._meta.db_table)
-        rows = ", ".join(["(%s, %s, %s, %s)"] * len(increments))
-        params = [
-            value for name, label, amount in increments for value in (job_id, name, label, amount)
-        ]
+        rows = ", ".join(["(%s, %s, %s, %s, %s)"] * len(increments))
+        params = []
+        for name, label, amount, *total in increments:
+            params += [job_id, name, label, amount, total[0] if total else 0.0]
         with connection.cursor() as cursor:
             cursor.execute(
-                f"INSERT INTO {table} (job_id, name, label, value) VALUES {rows} "
-                "ON CONFLICT (job_id, name, label) "
-                f"DO UPDATE SET value = {table}.value + excluded.value",
+                f"INSERT INTO {table} (job_id, name, label, value, total) VALUES {rows} "
+                "ON CONFLICT (job_id, name, label) DO UPDATE SET "
+                f"value = {table}.value + excluded.value, total = {table}.total + excluded.total",
                 params,
             )
 
 
 class JobCounter(models.Model):
     """A monotonic counter of one job, for `/metrics`: runs by status, histogram buckets,
-    sums, missed slots, suppressed duplicates.
+    missed slots, suppressed duplicates.
 
     Kept apart from `JobRun`, so the history's cleanup never decreases a counter, and in
     the database, so every web process (every Heroku dyno) answers a scrape with the same
-    totals. `name` is the series (`runs`, `duration_bucket`, …), `label` its label value
-    (a status, a bucket's upper bound) or empty.
+    totals. `name` is the series (`runs`, `duration`, …), `label` its label value (a
+    status, a histogram bucket's upper bound) or empty. A bucket row also sums what fell
+    in it (`total`): a histogram's sum and count come from its buckets, so a run writes
+    three rows (status, duration, lag), not seven.
     """
 
     job_id = models.CharField("job id", max_length=200)
     name = models.CharField(max_length=40)
     label = models.CharField(max_length=40, blank=True)
     value = models.FloatField(default=0)
+    total = models.FloatField(default=0, help_text="Sum of the observations counted here.")
 
     objects = JobCounterManager()
 

@@ -1,9 +1,10 @@
 """Per-job counters for `/metrics`, written as runs end.
 
 Each finished run adds to its job's counters in one upsert (`JobCounter.objects.add`):
-its status, its duration and start lag into histogram buckets, their sums. Buckets are
-stored one row each, not cumulative; `scheduler.metrics` adds them up at scrape time.
-A counter failure is logged and never changes the run.
+its status, and its duration and start lag each into one histogram bucket (the seconds
+added to that bucket's total). Buckets are stored one row each, not cumulative;
+`scheduler.metrics` adds them up, and derives each histogram's sum and count, at scrape
+time. A counter failure is logged and never changes the run.
 """
 
 from __future__ import annotations
@@ -32,17 +33,14 @@ def bucket_label(bound: float) -> str:
     return "+Inf" if bound == math.inf else repr(float(bound))
 
 
-def _observe(name: str, buckets: tuple, seconds: float) -> list[tuple[str, str, float]]:
+def _observe(name: str, buckets: tuple, seconds: float) -> list[tuple]:
+    """One row: the bucket `seconds` falls in, counted once, `seconds` added to its total."""
     seconds = max(seconds, 0.0)
     bound = next(b for b in buckets if seconds <= b)
-    return [
-        (f"{name}_bucket", bucket_label(bound), 1),
-        (f"{name}_sum", "", seconds),
-        (f"{name}_count", "", 1),
-    ]
+    return [(name, bucket_label(bound), 1, seconds)]
 
 
-def _add(job_id: str, increments: list[tuple[str, str, float]]) -> None:
+def _add(job_id: str, increments: list[tuple]) -> None:
     try:
         JobCounter.objects.add(job_id, increments)
     except Exception:

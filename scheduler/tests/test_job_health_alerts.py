@@ -87,3 +87,12 @@ def test_a_mail_failure_never_fails_the_run(flaky, settings):
     run_job("flaky", slot=slot(2))
     assert run_job("flaky", slot=slot(1)) == JobRun.FAILED
     assert JobHealth.objects.get(job_id="flaky").state == "failing"
+
+
+def test_a_success_clears_a_failing_state_set_by_another_process():
+    Schedule.objects.create(job_id="fine", task="probe", interval_seconds=60)
+    run_job("fine", slot=slot(2))  # seen healthy here
+    JobHealth.objects.create(job_id="fine", state="failing", failures_in_a_row=5)
+    jobhealth._healthy["fine"] -= jobhealth.HEALTHY_FOR  # as after the shortcut's period
+    run_job("fine", slot=slot(1))
+    assert JobHealth.objects.get(job_id="fine").state == "ok"
