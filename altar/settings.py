@@ -227,7 +227,13 @@ STORAGES = {
     "staticfiles": {"BACKEND": "altar.static_storage.HashedStaticFilesStorage"},
 }
 
-LOGIN_URL = "admin:login"
+# The status pages' own login (admin's accepts staff only; /jobs/ is for every user):
+# replaces LOGIN_URL = "admin:login" above.
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "scheduler:jobs"
+LOGOUT_REDIRECT_URL = "login"
+# /jobs/ reloads itself this often (seconds).
+SCHEDULER_PAGE_REFRESH = _int("SCHEDULER_PAGE_REFRESH", 10)
 
 # --- Scheduler -------------------------------------------------------------------------
 SCHEDULER_BACKEND = env.str("SCHEDULER_BACKEND", default="apscheduler").strip().lower()
@@ -421,3 +427,28 @@ STRATEGY_HISTORY_CANDLES = _int("STRATEGY_HISTORY_CANDLES", 500)
 # Closed candles a run judges at most when it is behind (after downtime); older ones are
 # left without a signal rather than traded late.
 STRATEGY_CATCH_UP_CANDLES = _int("STRATEGY_CATCH_UP_CANDLES", 50)
+
+# --- Job status pages, API tokens, /healthz, /metrics and alerts (issue 8) ----------------
+# The bearer token Prometheus sends to /metrics. Unset, /metrics refuses every scrape
+# rather than exposing the figures to anyone.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# One `job_executions_total` series per strategy (job_name="strategy_<id>") instead of all
+# strategies together under job_name="strategy": only for a handful of strategies, since
+# every series costs Prometheus memory.
+METRICS_PER_STRATEGY = _strict_bool("METRICS_PER_STRATEGY", False)
+# A job is "failing" after this many failed (or timed out, or interrupted) runs in a row.
+SCHEDULER_FAILING_AFTER = _int("SCHEDULER_FAILING_AFTER", 3)
+# How often (seconds) the scheduler looks for late jobs.
+SCHEDULER_HEALTH_EVERY = _int("SCHEDULER_HEALTH_EVERY", 30)
+# Mail the admins (ADMINS: comma-separated addresses) once per change of a job's health.
+SCHEDULER_ALERTS = _strict_bool("SCHEDULER_ALERTS", True)
+ADMINS = [(address, address) for address in env.list("ADMINS", default=[])]
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+SERVER_EMAIL = env.str("SERVER_EMAIL", default="altar@localhost")
+# The status pages' own login (admin's accepts staff only; /jobs/ is for every user):
+# replaces LOGIN_URL = "admin:login" above.
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "scheduler:jobs"
+LOGOUT_REDIRECT_URL = "login"
+# /jobs/ reloads itself this often (seconds).
+SCHEDULER_PAGE_REFRESH = _int("SCHEDULER_PAGE_REFRESH", 10)

@@ -13,9 +13,10 @@ from django_apscheduler.models import DjangoJob, DjangoJobExecution
 from django_celery_beat.admin import PeriodicTaskAdmin
 from django_celery_beat.models import PeriodicTask
 
-from . import registry
+from . import registry, tokens
+from .admin_actions import ScheduleControlActions
 from .backends import beat_projection
-from .models import JobRun, Schedule, SchedulerState, queue_names
+from .models import ApiToken, JobRun, Schedule, SchedulerState, queue_names
 
 STRATEGY_PREFIX = "strategy_"
 
@@ -72,7 +73,7 @@ class ScheduleForm(forms.ModelForm):
 
 
 @admin.register(Schedule)
-class ScheduleAdmin(admin.ModelAdmin):
+class ScheduleAdmin(ScheduleControlActions, admin.ModelAdmin):
     form = ScheduleForm
     list_display = [
         "job_id",
@@ -87,7 +88,7 @@ class ScheduleAdmin(admin.ModelAdmin):
     list_filter = ["enabled", "kind", "task", "queue"]
     search_fields = ["job_id", "description"]
     readonly_fields = ["anchor", "created_at", "updated_at"]
-    actions = ["enable_schedules", "disable_schedules"]
+    actions = ["enable_schedules", "disable_schedules", "run_now", "pause_jobs", "resume_jobs"]
     fieldsets = [
         (None, {"fields": ["job_id", "description", "task", "kwargs", "enabled"]}),
         ("Trigger", {"fields": ["kind", "interval_seconds", "anchor", "timezone"]}),
@@ -226,3 +227,40 @@ class ManagedPeriodicTaskAdmin(ReadOnlyAdmin, PeriodicTaskAdmin):
     def changelist_view(self, request, extra_context=None):
         messages.info(request, beat_projection.MANAGED_NOTE)
         return super().changelist_view(request, extra_context)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """API tokens: created here and shown once, on the page that follows the save (never
+    put in a message, which would travel in a cookie); only their digest is kept."""
+
+    list_display = ["name", "user", "prefix", "created_at", "last_used_at"]
+    list_filter = ["user"]
+    search_fields = ["name", "user__username", "prefix"]
+    fields = ["user", "name", "prefix", "created_at", "last_used_at"]
+    readonly_fields = ["prefix", "created_at", "last_used_at"]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # a token is revoked (deleted) and issued again, never edited
+
+    def save_model(self, request, obj, form, change) -> None:
+        if not change:
+            obj._raw_token = tokens.fill(obj)
+        super().save_model(request, obj, form, change)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        from django.template.response import TemplateResponse
+
+        response = TemplateResponse(
+            request,
+            "admin/scheduler/apitoken/created.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "token": obj,
+                "raw_token": obj._raw_token,
+                "title": "API token created",
+            },
+        )
+        response["Cache-Control"] = "no-store"
+        return response

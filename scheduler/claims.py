@@ -31,7 +31,7 @@ from django.db import (
 from django.db.models import F
 from django.utils import timezone
 
-from . import hotpath
+from . import hotpath, jobhealth, stats
 from .models import JobRun, Schedule
 
 logger = logging.getLogger("scheduler")
@@ -183,11 +183,15 @@ def interrupt(run: JobRun, now: datetime, reason: str = "") -> bool:
         f"interrupted: owner {run.owner} stopped heartbeating "
         f"(last beat {run.heartbeat_at.isoformat() if run.heartbeat_at else 'never'})"
     )
-    return bool(
+    done = bool(
         JobRun.objects.filter(
             pk=run.pk, status=JobRun.RUNNING, heartbeat_at=run.heartbeat_at
         ).update(status=JobRun.INTERRUPTED, finished_at=now, summary=reason[:500])
     )
+    if done:
+        stats.interrupted([run.job_id])
+        jobhealth.record_outcome(run.job_id, JobRun.INTERRUPTED, reason)
+    return done
 
 
 # The claims this process is executing right now (run ids). Only these get heartbeats: a
@@ -311,8 +315,9 @@ def record_missed(
             job_id=job_id, status=JobRun.MISSED, missed_until=after
         ).update(missed_until=until, missed_count=F("missed_count") + count)
         if extended:
+            stats.missed(job_id, count, new_record=False)
             return True
-    return _insert(
+    inserted = _insert(
         JobRun(
             job_id=job_id,
             scheduled_at=first,
@@ -324,11 +329,18 @@ def record_missed(
             summary=reason[:500],
         )
     )
+    if inserted:
+        stats.missed(job_id, count)
+    return inserted
 
 
 def interrupt_own_runs(reason: str) -> int:
     """Mark this process's runs still going as interrupted (the scheduler is stopping and
     could not wait for them). Returns how many."""
-    return JobRun.objects.filter(owner=owner_name(), status=JobRun.RUNNING).update(
-        status=JobRun.INTERRUPTED, finished_at=timezone.now(), summary=reason[:500]
-    )
+    runs = JobRun.objects.filter(owner=owner_name(), status=JobRun.RUNNING)
+    job_ids = list(runs.values_list("job_id", flat=True))
+    count = runs.update(status=JobRun.INTERRUPTED, finished_at=timezone.now(), summary=reason[:500])
+    stats.interrupted(job_ids[:count])
+    for job_id in job_ids[:count]:
+        jobhealth.record_outcome(job_id, JobRun.INTERRUPTED, reason)
+    return count

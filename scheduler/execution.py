@@ -18,7 +18,7 @@ from asgiref.sync import async_to_sync
 from django.db import connections
 from django.utils import timezone
 
-from . import claims, hotpath, registry, signals
+from . import claims, hotpath, registry, signals, stats
 from .models import JobRun, Schedule
 
 logger = logging.getLogger("scheduler.execution")
@@ -92,6 +92,7 @@ def _run(job_id: str, slot: datetime) -> str | None:
     run = claims.claim(job_id, slot, now) or claims.take_over(schedule, slot, now)
     if run is None:
         logger.info("Slot %s of %s already claimed; not run again", _iso(slot), job_id)
+        stats.duplicate(job_id)
         return None
     if claims.over_limit(run, schedule.max_running, now):
         reason = f"skipped: {schedule.max_running} run(s) of this job still going"

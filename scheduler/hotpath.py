@@ -16,6 +16,7 @@ from functools import cache
 
 from django.db import connection
 
+from . import jobhealth, stats
 from .models import JobRun, Schedule
 
 # The schedule fields a run needs, in order.
@@ -129,9 +130,14 @@ def earlier_live_runs(run: JobRun, alive_since: datetime, limit: int) -> int:
 
 
 def finish(run: JobRun, status: str, finished: datetime, summary: str, trace: str) -> bool:
-    """Record the outcome of `run`; False if the claim is no longer ours (taken over)."""
+    """Record the outcome of `run`; False if the claim is no longer ours (taken over).
+    A recorded outcome also goes into the job's counters and health."""
     params = [status, _dt(finished), _dt(finished), summary, trace]
     params += [run.pk, run.owner, run.attempt, JobRun.RUNNING]
     with connection.cursor() as cursor:
         cursor.execute(_sql()["finish"], params)
-        return cursor.rowcount == 1
+        if cursor.rowcount != 1:
+            return False
+    stats.finished(run, status, finished)
+    jobhealth.record_outcome(run.job_id, status, summary)
+    return True

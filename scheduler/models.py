@@ -375,6 +375,17 @@ class Schedule(models.Model):
 
     class Meta:
         ordering = ["job_id"]
+        indexes = [
+            # `/jobs/?state=paused|ok`: enabled or not, in the page's order.
+            models.Index(fields=["enabled", "job_id"], name="schedule_enabled"),
+            # `/jobs/?q=...`: a description prefix (pattern ops, so LIKE 'x%' uses it on
+            # PostgreSQL; job ids have their own from the unique constraint).
+            models.Index(
+                fields=["description"],
+                name="schedule_description",
+                opclasses=["varchar_pattern_ops"],
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.job_id
@@ -487,10 +498,26 @@ class Schedule(models.Model):
         if not self.enabled:
             return None
         floor = (now or timezone.now()) - timedelta(seconds=self.misfire_grace_seconds)
-        last = JobRun.objects.last_slot(self.job_id, since=floor)
+        return self.next_fire_time_after(JobRun.objects.last_slot(self.job_id, since=floor), now)
+
+    def next_fire_time_after(self, last: datetime | None, now: datetime | None = None):
+        """`next_fire_time` given the newest recorded slot `last` (no query), for pages
+        that read it for a hundred schedules at once (`JobRun.objects.with_last_recorded_slot`)."""
+        if not self.enabled:
+            return None
+        floor = (now or timezone.now()) - timedelta(seconds=self.misfire_grace_seconds)
         if last is not None and last >= floor:
             return self.timing.next_slot(last)
         return self.timing.next_slot(floor, inclusive=True)
+
+    def upcoming(self, count: int, now: datetime | None = None) -> list[datetime]:
+        """The next `count` fire times, so a daylight-saving shift shows before it happens."""
+        slots = []
+        slot = self.next_fire_time(now)
+        while slot is not None and len(slots) < count:
+            slots.append(slot)
+            slot = self.timing.next_slot(slot)
+        return slots
 
 
 class JobRunManager(models.Manager):
@@ -606,3 +633,145 @@ class ProbeRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job_id} @ {self.scheduled_at.isoformat()} (pid {self.pid})"
+
+
+class JobCounterManager(models.Manager):
+    def add(self, job_id: str, increments: list[tuple]) -> None:
+        """Add each `(name, label, amount[, total])` to job `job_id`'s counters in one
+        statement.
+
+        An upsert (`INSERT … ON CONFLICT … DO UPDATE`, on PostgreSQL and SQLite alike) so
+        two processes finishing runs of one job at the same moment both count."""
+        if not increments:
+            return
+        qn = connection.ops.quote_name
+        table = qn(self.model._meta.db_table)
+        rows = ", ".join(["(%s, %s, %s, %s, %s)"] * len(increments))
+        params = []
+        for name, label, amount, *total in increments:
+            params += [job_id, name, label, amount, total[0] if total else 0.0]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (job_id, name, label, value, total) VALUES {rows} "
+                "ON CONFLICT (job_id, name, label) DO UPDATE SET "
+                f"value = {table}.value + excluded.value, total = {table}.total + excluded.total",
+                params,
+            )
+
+
+class JobCounter(models.Model):
+    """A monotonic counter of one job, for `/metrics`: runs by status, histogram buckets,
+    missed slots, suppressed duplicates.
+
+    Kept apart from `JobRun`, so the history's cleanup never decreases a counter, and in
+    the database, so every web process (every Heroku dyno) answers a scrape with the same
+    totals. `name` is the series (`runs`, `duration`, …), `label` its label value (a
+    status, a histogram bucket's upper bound) or empty. A bucket row also sums what fell
+    in it (`total`): a histogram's sum and count come from its buckets, so a run writes
+    three rows (status, duration, lag), not seven.
+    """
+
+    job_id = models.CharField("job id", max_length=200)
+    name = models.CharField(max_length=40)
+    label = models.CharField(max_length=40, blank=True)
+    value = models.FloatField(default=0)
+    total = models.FloatField(default=0, help_text="Sum of the observations counted here.")
+
+    objects = JobCounterManager()
+
+    class Meta:
+        constraints = [
+            # The upsert's conflict target; the scrape reads the whole table in this order.
+            models.UniqueConstraint(fields=["job_id", "name", "label"], name="jobcounter_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job_id} {self.name}{{{self.label}}} = {self.value:g}"
+
+
+class JobHealth(models.Model):
+    """A job's health as the status pages and alerts see it: `ok`, `late` or `failing`
+    (paused is the schedule's own `enabled`).
+
+    Stored, not computed per page, so `/jobs/?state=failing` is an indexed filter over ten
+    thousand schedules. Runs update the failure streak as they finish; the scheduler's
+    bookkeeping marks jobs late. Each change of state sends one alert.
+    """
+
+    OK = "ok"
+    LATE = "late"
+    FAILING = "failing"
+    STATE_CHOICES = [(OK, "ok"), (LATE, "late"), (FAILING, "failing")]
+
+    job_id = models.CharField("job id", max_length=200, unique=True)
+    state = models.CharField(max_length=10, choices=STATE_CHOICES, default=OK)
+    failures_in_a_row = models.PositiveIntegerField(default=0)
+    changed_at = models.DateTimeField(default=timezone.now)
+    reason = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = "job health"
+        verbose_name_plural = "job health"
+        indexes = [
+            # `/jobs/?state=late|failing`: the job ids in one state.
+            models.Index(fields=["state", "job_id"], name="jobhealth_state"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job_id}: {self.state}"
+
+
+class RunRequest(models.Model):
+    """A "Run now": a manual slot (the second it was asked for) waiting for the scheduler.
+
+    The web process writes this row and notifies, as for any change; the process holding
+    the scheduler lock takes it (a conditional update, so once) and hands the slot to its
+    engine, which runs it through `run_job` like any scheduled slot: claim, overlap limit,
+    history. Nothing runs inside the request.
+    """
+
+    job_id = models.CharField("job id", max_length=200)
+    slot = models.DateTimeField()
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    requested_at = models.DateTimeField(default=timezone.now)
+    handed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # The scheduler's poll: requests not handed to the engine yet.
+            models.Index(
+                fields=["requested_at"],
+                name="runrequest_pending",
+                condition=Q(handed_at__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.job_id} now ({self.slot:%Y-%m-%d %H:%M:%S})"
+
+
+class ApiToken(models.Model):
+    """A per-user API token for scripts (`Authorization: Bearer <token>`).
+
+    Only a SHA-256 digest is stored: the token is shown once, when it is created in
+    admin, and a leaked database does not leak working tokens. Tokens are long random
+    strings, so a fast hash is enough (no guessing attack to slow down)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100, help_text="What it is for, e.g. 'deploy script'.")
+    prefix = models.CharField(
+        max_length=12, editable=False, help_text="The token's first characters, to tell it apart."
+    )
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"

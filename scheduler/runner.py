@@ -13,9 +13,9 @@ import threading
 import time
 
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections
+from django.db import DatabaseError, close_old_connections, connections
 
-from . import claims
+from . import claims, control, jobhealth
 from .backends import get_backend_class
 from .backends.base import SchedulerBackend
 from .checks import check_scheduler_settings
@@ -55,6 +55,8 @@ class SchedulerRunner:
         self.seen_changes: int | None = None
         self.last_full = 0.0
         self.last_beat = 0.0
+        self.last_health = 0.0
+        self._health_look: threading.Thread | None = None
         self.compete_after = 0.0
         self._term = threading.Lock()  # a term starts or ends, never both at once
 
@@ -74,6 +76,7 @@ class SchedulerRunner:
                     self.beat_once()
                     self.poll_once(force=self.listener.take_reconnected())
                     self.backend.housekeeping()
+                    self.watch_health()
                 else:
                     self.beat_once()  # runs left from an earlier term keep their claims
                     if time.monotonic() >= self.compete_after and self.lock.try_acquire():
@@ -117,8 +120,11 @@ class SchedulerRunner:
         backend.start()
         self.backend = backend
         self.redeliver(retry)
+        self.redeliver(control.take_run_requests())  # asked for while no scheduler ran
         SchedulerState.record_holder(owner_name(), backend.name)
-        self.last_full = self.last_beat = time.monotonic()
+        # The first look for late jobs waits a full period: the engine fires what fell
+        # due while no scheduler ran (or records it missed) before jobs are judged.
+        self.last_full = self.last_beat = self.last_health = time.monotonic()
 
     def redeliver(self, slots: list) -> None:
         """Hand each reaped (job, slot) to the engine; one failure stops no other."""
@@ -150,7 +156,22 @@ class SchedulerRunner:
         self.seen_changes = current
         if full:
             self.last_full = time.monotonic()
+        # "Run now" requests arrive like changes (a row and a bump), after the reconcile
+        # so a job resumed together with its request is registered first.
+        self.redeliver(control.take_run_requests())
         return True
+
+    def watch_health(self) -> None:
+        """Mark jobs late (or on time again) every `SCHEDULER_HEALTH_EVERY` seconds, in a
+        thread of its own: with ten thousand schedules a look takes most of a second,
+        which this loop (keeping the lock, following changes) must not wait for."""
+        if time.monotonic() - self.last_health < settings.SCHEDULER_HEALTH_EVERY:
+            return
+        if self._health_look is not None and self._health_look.is_alive():
+            return
+        self.last_health = time.monotonic()
+        self._health_look = threading.Thread(target=_look_for_late, name="job-health", daemon=True)
+        self._health_look.start()
 
     def beat_once(self) -> None:
         """Stamp this process's running claims; the holder also reaps dead owners' claims
@@ -191,6 +212,17 @@ class SchedulerRunner:
         finally:
             stamping_done.set()
             stamper.join(10)
+
+
+def _look_for_late() -> None:
+    """One look for late jobs (idempotent: each change is a conditional update), on its
+    own connection, closed afterwards."""
+    try:
+        jobhealth.mark_late()
+    except Exception:
+        logger.exception("Looking for late jobs failed; trying again next period")
+    finally:
+        connections.close_all()
 
 
 _in_web: SchedulerRunner | None = None

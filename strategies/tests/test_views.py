@@ -22,6 +22,7 @@ def test_staff_start_and_stop_a_strategy(staff_client, strategy):
         "job_id": strategy.job_id,
         "active": False,
         "changed": True,
+        "interval_seconds": 1,
         "next_run_time": None,
     }
 

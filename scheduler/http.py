@@ -1,0 +1,111 @@
+"""The JSON API's front door, shared by the scheduler's and the strategies' endpoints.
+
+`api_view` answers the method, authentication and permission questions the same way for
+every endpoint, with JSON errors: 405 for a wrong method, 401 without a session or a
+valid token, 403 for a failed CSRF check or a missing permission. Browsers use their
+session and must send the CSRF token; scripts send `Authorization: Bearer <token>`,
+which needs no CSRF token (a browser never adds that header by itself).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import wraps
+
+from django.http import JsonResponse
+from django.middleware.csrf import CsrfViewMiddleware
+from django.views.decorators.csrf import csrf_exempt
+
+from . import tokens
+
+
+def error(message: str, status: int, fields: dict | None = None, **headers) -> JsonResponse:
+    body = {"error": message}
+    if fields:
+        body["fields"] = fields
+    response = JsonResponse(body, status=status)
+    for name, value in headers.items():
+        response[name.replace("_", "-")] = value
+    return response
+
+
+class _CsrfCheck(CsrfViewMiddleware):
+    """Django's own CSRF check, answering a failure in JSON instead of an HTML page."""
+
+    def _reject(self, request, reason):
+        return error(f"CSRF check failed: {reason}", 403)
+
+
+def _csrf_failure(request):
+    return _CsrfCheck(lambda r: None).process_view(request, None, (), {})
+
+
+def api_view(methods: tuple[str, ...], permission: str | None = None, denied: str = ""):
+    """Decorate a JSON endpoint: allowed `methods`, any authenticated user, and — when
+    `permission` is given — staff holding it (else a 403 saying `denied`)."""
+    denied = denied or f"staff with the {permission!r} permission only"
+
+    def decorate(view):
+        @csrf_exempt  # checked below, for session callers only
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if request.method not in methods:
+                allowed = ", ".join(methods)
+                return error(
+                    f"method {request.method} not allowed; use {allowed}", 405, Allow=allowed
+                )
+            header = request.headers.get("Authorization", "")
+            if header:
+                user = tokens.user_for(header)
+                if user is None:
+                    return error("invalid API token", 401, WWW_Authenticate="Bearer")
+                request.user = user
+            elif not request.user.is_authenticated:
+                return error(
+                    "authentication required: log in, or send 'Authorization: Bearer <token>'",
+                    401,
+                    WWW_Authenticate="Bearer",
+                )
+            elif request.method not in ("GET", "HEAD", "OPTIONS"):
+                failure = _csrf_failure(request)
+                if failure is not None:
+                    return failure
+            if permission and not (request.user.is_staff and request.user.has_perm(permission)):
+                return error(denied, 403)
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def json_body(request, allowed: dict[str, type]) -> tuple[dict, dict]:
+    """Parse an optional JSON object body with the `allowed` fields and their types.
+    Returns (values, field errors); a body that is not a JSON object is one error under
+    the key `body`."""
+    if request.content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        # An empty form post (a plain `fetch`, or curl -X POST) is "no body".
+        if request.POST:
+            return {}, {"body": ["send a JSON object (Content-Type: application/json)"]}
+        return {}, {}
+    if not request.body.strip():
+        return {}, {}
+    try:
+        data = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        return {}, {"body": ["not valid JSON"]}
+    if not isinstance(data, dict):
+        return {}, {"body": ["expected a JSON object"]}
+    errors = {}
+    values = {}
+    for name, value in data.items():
+        kind = allowed.get(name)
+        if kind is None:
+            errors[name] = [f"unknown field; allowed: {', '.join(allowed)}"]
+        elif kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+            errors[name] = ["must be a whole number"]
+        elif kind is bool and not isinstance(value, bool):
+            errors[name] = ["must be true or false"]
+        else:
+            values[name] = value
+    return values, errors

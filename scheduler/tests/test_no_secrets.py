@@ -1,0 +1,43 @@
+"""No page or response carries a secret: the Django secret key, the metrics token, API
+tokens (raw or digest), database or broker credentials."""
+
+import pytest
+from django.test import Client
+
+from scheduler import tokens
+from scheduler.models import JobRun, SchedulerState
+
+pytestmark = pytest.mark.django_db
+
+METRICS_TOKEN = "metrics-secret-for-tests"
+
+
+def test_no_page_or_response_carries_a_secret(settings, django_user_model, strategy):
+    settings.SECRET_KEY = "a-long-secret-key-only-for-the-no-secrets-test"
+    settings.METRICS_TOKEN = METRICS_TOKEN
+    settings.CELERY_BROKER_URL = "redis://:broker-password@127.0.0.1:1/0"
+    boss = django_user_model.objects.create_superuser("boss", "", "pw-tests-only")
+    token, raw = tokens.issue(boss, "cli")
+    strategy.start()
+    SchedulerState.record_holder("web1:1", "apscheduler")
+    JobRun.objects.create(job_id=strategy.job_id, scheduled_at=strategy.created_at, status="failed")
+    browser = Client()
+    browser.force_login(boss)
+    script = Client(headers={"Authorization": f"Bearer {raw}"})
+    scraper = Client(headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    responses = [
+        browser.get("/jobs/"),
+        browser.get(f"/jobs/{strategy.job_id}/"),
+        browser.get("/admin/scheduler/apitoken/"),
+        script.get("/api/v1/jobs"),
+        script.post(f"/api/v1/strategies/{strategy.pk}/stop"),
+        Client().get("/healthz"),
+        Client().get("/metrics"),
+        scraper.get("/metrics"),
+    ]
+    secrets = [settings.SECRET_KEY, METRICS_TOKEN, raw, token.digest, "broker-password"]
+    for response in responses:
+        assert response.status_code in (200, 401, 503), response.request["PATH_INFO"]
+        text = response.content.decode() + str(response.headers)
+        for secret in secrets:
+            assert secret not in text, (response.request["PATH_INFO"], secret[:6])

@@ -1,0 +1,105 @@
+"""Run now on a real scheduler: the request is handed to the running engine, which runs
+the manual slot through the one execution path (claim, history), never the web request."""
+
+import os
+import shutil
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from scheduler import testing
+from scheduler.models import JobRun, ProbeRun, RunRequest, Schedule
+
+pytestmark = pytest.mark.subprocess
+
+BOUND = 30
+
+
+def daily_probe() -> Schedule:
+    """A job that would not run by itself during the test: its first slot is tomorrow."""
+    return Schedule.objects.create(
+        job_id="probe_daily",
+        task="probe",
+        interval_seconds=86400,
+        anchor=timezone.now() + timedelta(days=1),
+    )
+
+
+def press_run_now(client) -> RunRequest:
+    response = client.post("/jobs/probe_daily/run-now")
+    assert response.status_code == 302
+    return RunRequest.objects.get(job_id="probe_daily")
+
+
+def assert_ran_once_by(request: RunRequest, pid: int | None = None) -> JobRun:
+    run = testing.wait_until(
+        lambda: JobRun.objects.filter(job_id="probe_daily", status=JobRun.SUCCEEDED).first(),
+        BOUND,
+        "the manual run",
+    )
+    assert run.scheduled_at == request.slot  # the manual slot: the second it was asked
+    owner_pid = int(run.owner.rpartition(":")[2])
+    assert owner_pid != os.getpid()  # not inside the request
+    if pid is not None:
+        assert owner_pid == pid
+    request.refresh_from_db()
+    assert request.handed_at is not None
+    assert ProbeRun.objects.filter(job_id="probe_daily").count() == 1
+    assert testing.duplicates() == []
+    return run
+
+
+def test_run_now_is_run_by_the_running_scheduler(scheduler_process, staff_client):
+    daily_probe()
+    process = scheduler_process()
+    mark = len(process.lines)
+    request = press_run_now(staff_client)
+    process.wait_for_line(r"Run now: probe_daily slot .* handed to the engine", BOUND, mark)
+    assert_ran_once_by(request, pid=process.proc.pid)
+    assert Schedule.objects.get(job_id="probe_daily").next_fire_time() > timezone.now() + timedelta(
+        hours=23
+    )
+
+
+def test_run_now_waits_for_a_scheduler_that_is_not_running_yet(scheduler_process, staff_client):
+    daily_probe()
+    request = press_run_now(staff_client)
+    assert not JobRun.objects.exists()
+    process = scheduler_process()
+    assert_ran_once_by(request, pid=process.proc.pid)
+
+
+@pytest.fixture
+def celery_worker_and_beat(transactional_db, settings):
+    """A private redis-server, a prefork worker and celery beat (`runscheduler`) on the
+    test database; yields the worker."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the Celery backend tests need PostgreSQL (DATABASE_URL=postgres://...)")
+    if shutil.which("redis-server") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("redis-server is not installed, and CI=true: failing")
+        pytest.skip("redis-server is not installed: the Celery backend tests need it")
+    settings.SCHEDULER_BACKEND = "celery"  # this process writes as a web process would
+    redis = testing.RedisServer().start()
+    env = testing.subprocess_env(SCHEDULER_BACKEND="celery", REDIS_URL=redis.url)
+    started = []
+    try:
+        started.append(testing.celery_worker(env))
+        started.append(testing.manage("runscheduler", env=env))
+        started[-1].wait_for_line(r"Background scheduler started, backend=celery", 60)
+        yield started[0]
+    finally:
+        for process in reversed(started):
+            process.stop()
+        redis.remove()
+
+
+@pytest.mark.postgres_only
+def test_run_now_on_the_celery_backend_runs_on_a_worker(celery_worker_and_beat, staff_client):
+    daily_probe()
+    worker = celery_worker_and_beat
+    request = press_run_now(staff_client)
+    run = assert_ran_once_by(request)
+    assert int(run.owner.rpartition(":")[2]) != worker.proc.pid  # a prefork child ran it

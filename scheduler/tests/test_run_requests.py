@@ -1,0 +1,45 @@
+"""Run-now requests are taken once, whoever looks, and counted like any run."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from scheduler import claims, control, testing
+from scheduler.models import JobCounter, JobRun, RunRequest, Schedule, SchedulerState
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_schedulers_taking_the_same_request_hand_it_over_once():
+    schedule = Schedule.objects.get(job_id="health_check")
+    control.run_now(schedule, None, via="test")
+    results = testing.race(control.take_run_requests)
+    assert sorted(len(taken) for taken in results) == [0, 1]
+    assert RunRequest.objects.get().handed_at is not None
+
+
+@pytest.mark.django_db
+def test_a_request_is_a_row_and_a_bump_never_a_run():
+    before = SchedulerState.current()
+    control.run_now(Schedule.objects.get(job_id="health_check"), None, via="test")
+    assert SchedulerState.current() == before + 1
+    assert not JobRun.objects.exists()
+    ((job_id, slot),) = control.take_run_requests()
+    assert job_id == "health_check" and slot == RunRequest.objects.get().slot
+    assert control.take_run_requests() == []
+
+
+@pytest.mark.django_db
+def test_a_reaped_run_is_counted_interrupted():
+    beat = timezone.now() - timedelta(minutes=5)
+    JobRun.objects.create(
+        job_id="health_check",
+        scheduled_at=beat,
+        status=JobRun.RUNNING,
+        owner="gone-host:1",
+        started_at=beat,
+        heartbeat_at=beat,
+    )
+    claims.reap()
+    counter = JobCounter.objects.get(job_id="health_check", name="runs", label="interrupted")
+    assert counter.value == 1
