@@ -227,13 +227,10 @@ STORAGES = {
     "staticfiles": {"BACKEND": "altar.static_storage.HashedStaticFilesStorage"},
 }
 
-# The status pages' own login (admin's accepts staff only; /jobs/ is for every user):
-# replaces LOGIN_URL = "admin:login" above.
+# The status pages' own login (admin's accepts staff only; /jobs/ is for every user).
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "scheduler:jobs"
 LOGOUT_REDIRECT_URL = "login"
-# /jobs/ reloads itself this often (seconds).
-SCHEDULER_PAGE_REFRESH = _int("SCHEDULER_PAGE_REFRESH", 10)
 
 # --- Scheduler -------------------------------------------------------------------------
 SCHEDULER_BACKEND = env.str("SCHEDULER_BACKEND", default="apscheduler").strip().lower()
@@ -445,10 +442,5 @@ SCHEDULER_ALERTS = _strict_bool("SCHEDULER_ALERTS", True)
 ADMINS = [(address, address) for address in env.list("ADMINS", default=[])]
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 SERVER_EMAIL = env.str("SERVER_EMAIL", default="altar@localhost")
-# The status pages' own login (admin's accepts staff only; /jobs/ is for every user):
-# replaces LOGIN_URL = "admin:login" above.
-LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "scheduler:jobs"
-LOGOUT_REDIRECT_URL = "login"
 # /jobs/ reloads itself this often (seconds).
 SCHEDULER_PAGE_REFRESH = _int("SCHEDULER_PAGE_REFRESH", 10)
