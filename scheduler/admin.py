@@ -243,8 +243,21 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None) -> bool:
         return False  # a token is revoked (deleted) and issued again, never edited
 
+    def get_queryset(self, request):
+        """A token acts as its user: only a superuser sees, issues or revokes other
+        users' tokens; everyone else manages their own."""
+        tokens_ = super().get_queryset(request)
+        return tokens_ if request.user.is_superuser else tokens_.filter(user=request.user)
+
+    def get_fields(self, request, obj=None):
+        if request.user.is_superuser:
+            return self.fields
+        return [field for field in self.fields if field != "user"]
+
     def save_model(self, request, obj, form, change) -> None:
         if not change:
+            if not request.user.is_superuser:
+                obj.user = request.user
             obj._raw_token = tokens.fill(obj)
         super().save_model(request, obj, form, change)
 

@@ -208,3 +208,21 @@ def test_tokens_are_stored_hashed_and_shown_once_in_admin(client, boss):
     assert raw not in listing and raw not in detail and token.prefix in listing
     api = Client(headers={"Authorization": f"Bearer {raw}"})
     assert api.get("/api/v1/jobs").status_code == 200
+
+
+def test_a_staff_member_issues_tokens_only_for_themselves(client, boss, django_user_model):
+    """A token acts as its user: a staff member allowed to add tokens must not be able to
+    mint one for a superuser (and so act as them)."""
+    clerk = django_user_model.objects.create_user("clerk", "", "pw-tests-only", is_staff=True)
+    clerk.user_permissions.add(
+        *Permission.objects.filter(codename__in=["add_apitoken", "view_apitoken"])
+    )
+    tokens.issue(boss, "boss's own")
+    client.force_login(clerk)
+    form = client.get("/admin/scheduler/apitoken/add/").content.decode()
+    assert 'name="user"' not in form
+    response = client.post("/admin/scheduler/apitoken/add/", {"user": boss.pk, "name": "mine"})
+    assert response.status_code == 200
+    assert ApiToken.objects.get(name="mine").user == clerk
+    listing = client.get("/admin/scheduler/apitoken/").content.decode()
+    assert "mine" in listing and "boss&#x27;s own" not in listing and "boss's own" not in listing

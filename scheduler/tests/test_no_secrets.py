@@ -41,3 +41,30 @@ def test_no_page_or_response_carries_a_secret(settings, django_user_model, strat
         text = response.content.decode() + str(response.headers)
         for secret in secrets:
             assert secret not in text, (response.request["PATH_INFO"], secret[:6])
+
+
+def test_tracebacks_are_shown_to_staff_only(django_user_model):
+    """A traceback may quote what a library put in an exception (a URL, a response body):
+    users who may not control jobs see the summary of a built-in job's run, not its
+    traceback."""
+    from django.utils import timezone
+
+    JobRun.objects.create(
+        job_id="health_check",
+        scheduled_at=timezone.now(),
+        status="failed",
+        summary="failed: RuntimeError",
+        traceback="Traceback ...\nRuntimeError: GET https://user:hunter2@exchange.example/x",
+    )
+    pages = {}
+    for user in (
+        django_user_model.objects.create_user("ops", "", "pw", is_staff=True),
+        django_user_model.objects.create_user("viewer", "", "pw"),
+    ):
+        browser = Client()
+        browser.force_login(user)
+        response = browser.get("/jobs/health_check/")
+        assert response.status_code == 200
+        pages[user.username] = response.content.decode()
+    assert "hunter2" in pages["ops"]
+    assert "hunter2" not in pages["viewer"] and "failed: RuntimeError" in pages["viewer"]
