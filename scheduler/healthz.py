@@ -15,7 +15,7 @@ from django.http import JsonResponse
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from .backends import get_backend_class
 from .models import SchedulerState
@@ -77,7 +77,7 @@ def data_freshness() -> dict[str, str]:
 
 
 @never_cache
-@require_GET
+@require_safe  # uptime monitors often probe with HEAD
 def healthz(request):
     components = {"database": database()}
     if components["database"]["status"] == OK:

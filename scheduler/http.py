@@ -55,7 +55,9 @@ def api_view(methods: tuple[str, ...], permission: str | None = None, denied: st
                     f"method {request.method} not allowed; use {allowed}", 405, Allow=allowed
                 )
             header = request.headers.get("Authorization", "")
-            if header:
+            # Only a token scheme takes the token path; any other header (Basic from a
+            # proxy in front) leaves the caller a session caller, CSRF and all.
+            if tokens.is_token_header(header):
                 user = tokens.user_for(header)
                 if user is None:
                     return error("invalid API token", 401, WWW_Authenticate="Bearer")

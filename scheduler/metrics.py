@@ -20,7 +20,6 @@ from django.db.models import Case, CharField, F, Sum, Value, When
 from django.http import HttpResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.csrf import csrf_exempt
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -173,7 +172,6 @@ def _refuse(message: str, status: int) -> HttpResponse:
 
 
 @never_cache
-@csrf_exempt
 def metrics(request):
     """The Prometheus text format; `Authorization: Bearer $METRICS_TOKEN` required. With
     no token configured the endpoint refuses every scrape rather than open up."""

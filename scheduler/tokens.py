@@ -38,11 +38,18 @@ def fill(token: ApiToken) -> str:
     return raw
 
 
+TOKEN_SCHEMES = ("bearer", "token")
+
+
+def is_token_header(header: str) -> bool:
+    return header.strip().partition(" ")[0].lower() in TOKEN_SCHEMES
+
+
 def user_for(header: str):
     """The active user whose token is in an `Authorization: Bearer <token>` header, or
     None. Also accepts the `Token <token>` scheme some clients send."""
     scheme, _, raw = header.strip().partition(" ")
-    if scheme.lower() not in ("bearer", "token") or not raw.strip():
+    if scheme.lower() not in TOKEN_SCHEMES or not raw.strip():
         return None
     token = ApiToken.objects.select_related("user").filter(digest=digest(raw.strip())).first()
     if token is None or not token.user.is_active:

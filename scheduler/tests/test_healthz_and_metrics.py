@@ -54,6 +54,14 @@ def test_healthz_needs_no_login_and_says_503_without_a_scheduler(client):
     assert body["components"]["broker"]["status"] == "ok"
 
 
+def test_healthz_answers_a_head_probe_as_it_answers_get(client):
+    """Uptime monitors often probe with HEAD: same status, no body."""
+    get, head = client.get("/healthz"), client.head("/healthz")
+    assert head.status_code == get.status_code == 503
+    assert head.content == b""
+    assert client.post("/healthz").status_code == 405
+
+
 def test_healthz_is_200_with_a_live_scheduler_and_warns_on_missing_data(client):
     SchedulerState.record_holder("web1:7", "apscheduler")
     response = client.get("/healthz")

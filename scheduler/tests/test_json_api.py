@@ -226,3 +226,24 @@ def test_a_staff_member_issues_tokens_only_for_themselves(client, boss, django_u
     assert ApiToken.objects.get(name="mine").user == clerk
     listing = client.get("/admin/scheduler/apitoken/").content.decode()
     assert "mine" in listing and "boss&#x27;s own" not in listing and "boss's own" not in listing
+
+
+def test_a_session_caller_with_another_authorization_header_still_needs_csrf(boss, strategy):
+    """A proxy's Basic credentials make no token caller: the session is the caller, and a
+    POST without the CSRF token changes nothing."""
+    browser = Client(enforce_csrf_checks=True, headers={"Authorization": "Basic dXNlcjpwdw=="})
+    browser.force_login(boss)
+    assert browser.get("/api/v1/jobs").status_code == 200
+    response = browser.post(f"/api/v1/strategies/{strategy.pk}/start")
+    assert response.status_code == 403
+    assert "CSRF" in response.json()["error"]
+    strategy.refresh_from_db()
+    assert not strategy.is_active
+
+
+def test_a_session_caller_with_a_bogus_bearer_token_is_refused(boss, strategy):
+    browser = Client(headers={"Authorization": "Bearer not-a-token"})
+    browser.force_login(boss)
+    assert browser.post(f"/api/v1/strategies/{strategy.pk}/start").status_code == 401
+    strategy.refresh_from_db()
+    assert not strategy.is_active
