@@ -149,3 +149,12 @@ def take_run_requests() -> list[tuple[str, object]]:
     if len(pending) == HAND_OVER_BATCH:
         SchedulerState.bump()  # more are waiting: look again at the next turn
     return taken
+
+
+def put_back(slots: list[tuple[str, object]]) -> None:
+    """Return taken requests the engine refused to the pending ones."""
+    for job_id, slot in slots:
+        RunRequest.objects.filter(job_id=job_id, slot=slot, handed_at__isnull=False).update(
+            handed_at=None
+        )
+        logger.warning("Run now: %s slot %s put back for the next look", job_id, slot)

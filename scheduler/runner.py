@@ -120,19 +120,30 @@ class SchedulerRunner:
         backend.start()
         self.backend = backend
         self.redeliver(retry)
-        self.redeliver(control.take_run_requests())  # asked for while no scheduler ran
+        self.hand_run_requests()  # asked for while no scheduler ran
         SchedulerState.record_holder(owner_name(), backend.name)
         # The first look for late jobs waits a full period: the engine fires what fell
         # due while no scheduler ran (or records it missed) before jobs are judged.
         self.last_full = self.last_beat = self.last_health = time.monotonic()
 
-    def redeliver(self, slots: list) -> None:
-        """Hand each reaped (job, slot) to the engine; one failure stops no other."""
+    def redeliver(self, slots: list) -> list:
+        """Hand each (job, slot) to the engine; one failure stops no other. Returns the
+        ones the engine refused."""
+        refused = []
         for job_id, slot in slots:
             try:
                 self.backend.redeliver(job_id, slot)
             except Exception:
                 logger.exception("Could not redeliver %s slot %s", job_id, slot)
+                refused.append((job_id, slot))
+        return refused
+
+    def hand_run_requests(self) -> None:
+        """ "Run now" requests, each taken once; one the engine refused (it stopped firing,
+        a broken pool) is put back and handed over again at the next full reconcile."""
+        refused = self.redeliver(control.take_run_requests())
+        if refused:
+            control.put_back(refused)
 
     def step_down(self) -> None:
         """The lock was lost: stop firing at once. Runs already going finish and keep
@@ -158,7 +169,7 @@ class SchedulerRunner:
             self.last_full = time.monotonic()
         # "Run now" requests arrive like changes (a row and a bump), after the reconcile
         # so a job resumed together with its request is registered first.
-        self.redeliver(control.take_run_requests())
+        self.hand_run_requests()
         return True
 
     def watch_health(self) -> None:

@@ -184,10 +184,18 @@ class CeleryBackend(ReconcilingBackend):
                 self._outbox[:0] = dispatches
 
     def redeliver(self, job_id: str, slot: datetime) -> None:
+        """Queue (job, slot) for the next send; refused (raises) when this beat no longer
+        fires, and dropped with a warning when the job is no longer scheduled."""
         with self._lock:
+            if not self.firing:
+                raise RuntimeError("this beat no longer fires (the scheduler lock was lost)")
             entry = self._entries.get(job_id)
-            if entry is not None and self.firing:
-                self._outbox.append(Dispatch(job_id, slot, entry.queue, entry.budget))
+            if entry is None:
+                logger.warning(
+                    "Not sending %s slot %s: the job is no longer scheduled", job_id, slot
+                )
+                return
+            self._outbox.append(Dispatch(job_id, slot, entry.queue, entry.budget))
 
     def housekeeping(self, force: bool = False) -> None:
         """Write the send counts into django-celery-beat's bookkeeping columns, every few

@@ -30,6 +30,31 @@ def test_a_request_is_a_row_and_a_bump_never_a_run():
 
 
 @pytest.mark.django_db
+def test_a_request_the_engine_refuses_is_put_back_and_handed_over_next_time():
+    from scheduler.runner import SchedulerRunner
+
+    class StoppedEngine:
+        def redeliver(self, job_id, slot):
+            raise RuntimeError("the pool is shut down")
+
+    class Engine:
+        handed = []
+
+        def redeliver(self, job_id, slot):
+            self.handed.append((job_id, slot))
+
+    control.run_now(Schedule.objects.get(job_id="health_check"), None, via="test")
+    runner = SchedulerRunner.__new__(SchedulerRunner)  # only its hand-over is exercised
+    runner.backend = StoppedEngine()
+    runner.hand_run_requests()
+    assert RunRequest.objects.get().handed_at is None  # not lost: pending again
+    runner.backend = Engine()
+    runner.hand_run_requests()
+    assert runner.backend.handed == [("health_check", RunRequest.objects.get().slot)]
+    assert RunRequest.objects.get().handed_at is not None
+
+
+@pytest.mark.django_db
 def test_a_reaped_run_is_counted_interrupted():
     beat = timezone.now() - timedelta(minutes=5)
     JobRun.objects.create(
