@@ -8,7 +8,6 @@ django-celery-beat's periodic tasks are shown read-only: they mirror the schedul
 from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
-from django.utils.translation import ngettext
 from django_apscheduler.models import DjangoJob, DjangoJobExecution
 from django_celery_beat.admin import PeriodicTaskAdmin
 from django_celery_beat.models import PeriodicTask
@@ -88,7 +87,7 @@ class ScheduleAdmin(ScheduleControlActions, admin.ModelAdmin):
     list_filter = ["enabled", "kind", "task", "queue"]
     search_fields = ["job_id", "description"]
     readonly_fields = ["anchor", "created_at", "updated_at"]
-    actions = ["enable_schedules", "disable_schedules", "run_now", "pause_jobs", "resume_jobs"]
+    actions = ["run_now", "pause_jobs", "resume_jobs"]
     fieldsets = [
         (None, {"fields": ["job_id", "description", "task", "kwargs", "enabled"]}),
         ("Trigger", {"fields": ["kind", "interval_seconds", "anchor", "timezone"]}),
@@ -147,35 +146,6 @@ class ScheduleAdmin(ScheduleControlActions, admin.ModelAdmin):
             if obj.job_id.startswith(STRATEGY_PREFIX):
                 fields += ["task", "kwargs", "enabled", "kind", "interval_seconds"]
         return fields
-
-    @admin.action(description="Enable selected schedules", permissions=["change"])
-    def enable_schedules(self, request, queryset):
-        self._set_enabled(request, queryset, True)
-
-    @admin.action(description="Disable selected schedules", permissions=["change"])
-    def disable_schedules(self, request, queryset):
-        self._set_enabled(request, queryset, False)
-
-    def _set_enabled(self, request, queryset, enabled: bool) -> None:
-        strategy_jobs = queryset.filter(job_id__startswith=STRATEGY_PREFIX).count()
-        # QuerySet.update on schedules notifies the scheduler itself (ScheduleQuerySet).
-        count = (
-            queryset.exclude(job_id__startswith=STRATEGY_PREFIX)
-            .filter(enabled=not enabled)
-            .update(enabled=enabled)
-        )
-        word = "enabled" if enabled else "disabled"
-        self.message_user(
-            request,
-            ngettext(f"%d schedule {word}.", f"%d schedules {word}.", count) % count,
-        )
-        if strategy_jobs:
-            self.message_user(
-                request,
-                f"{strategy_jobs} strategy job(s) left as they are: start and stop them on "
-                "Strategies.",
-                messages.WARNING,
-            )
 
 
 @admin.register(JobRun)

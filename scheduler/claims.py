@@ -337,10 +337,18 @@ def record_missed(
 def interrupt_own_runs(reason: str) -> int:
     """Mark this process's runs still going as interrupted (the scheduler is stopping and
     could not wait for them). Returns how many."""
-    runs = JobRun.objects.filter(owner=owner_name(), status=JobRun.RUNNING)
-    job_ids = list(runs.values_list("job_id", flat=True))
-    count = runs.update(status=JobRun.INTERRUPTED, finished_at=timezone.now(), summary=reason[:500])
-    stats.interrupted(job_ids[:count])
-    for job_id in job_ids[:count]:
+    running = JobRun.objects.filter(owner=owner_name(), status=JobRun.RUNNING)
+    now = timezone.now()
+    # One row at a time: a run that finishes meanwhile is left as it ended, and only the
+    # runs really marked are counted, each under its own job.
+    cut = [
+        job_id
+        for pk, job_id in running.values_list("pk", "job_id")
+        if JobRun.objects.filter(pk=pk, status=JobRun.RUNNING).update(
+            status=JobRun.INTERRUPTED, finished_at=now, summary=reason[:500]
+        )
+    ]
+    stats.interrupted(cut)
+    for job_id in cut:
         jobhealth.record_outcome(job_id, JobRun.INTERRUPTED, reason)
-    return count
+    return len(cut)
