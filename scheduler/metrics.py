@@ -31,18 +31,22 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from . import stats
 from .control import STRATEGY_PREFIX
 from .models import JobCounter, JobRun, Schedule, SchedulerState
+from .registry import BUILTIN_SCHEDULES
 
 STRATEGY_LABEL = "strategy"
+OTHER_LABEL = "other"
 
 
 def job_name_expression():
-    """The `job_name` label of a counter row, as SQL: its job id, or "strategy" for every
-    strategy's job unless `METRICS_PER_STRATEGY` asks for one series each."""
-    if settings.METRICS_PER_STRATEGY:
-        return F("job_id")
+    """The `job_name` label of a counter row, as SQL, from a bounded set: a built-in job
+    by its name; every strategy's job as "strategy" (one series each only when
+    `METRICS_PER_STRATEGY` asks); any other schedule (added in admin, probes) as
+    "other", so a thousand probes never make a thousand series."""
+    strategies = F("job_id") if settings.METRICS_PER_STRATEGY else Value(STRATEGY_LABEL)
     return Case(
-        When(job_id__startswith=STRATEGY_PREFIX, then=Value(STRATEGY_LABEL)),
-        default=F("job_id"),
+        When(job_id__in=[builtin.job_id for builtin in BUILTIN_SCHEDULES], then=F("job_id")),
+        When(job_id__startswith=STRATEGY_PREFIX, then=strategies),
+        default=Value(OTHER_LABEL),
         output_field=CharField(),
     )
 

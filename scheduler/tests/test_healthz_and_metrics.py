@@ -110,19 +110,21 @@ def test_runs_are_counted_by_job_and_status_with_histograms(scrape, settings):
     now = timezone.now().replace(microsecond=0)
     run_job("probe_1", slot=now)
     run_job("probe_1", slot=now)  # fired twice: suppressed
+    Schedule.objects.create(job_id="probe_2", task="probe", interval_seconds=60)
+    run_job("probe_2", slot=now)  # schedules added in admin share one bounded series
     claims.record_missed("probe_1", now - timedelta(minutes=10), now - timedelta(minutes=5), 6, "x")
     found = scrape()
     executions = samples(found["job_executions"], "job_executions_total")
-    assert executions[(("job_name", "probe_1"), ("status", "succeeded"))] == 1
-    assert executions[(("job_name", "probe_1"), ("status", "missed"))] == 1
-    assert samples(found["job_missed_slots"])[(("job_name", "probe_1"),)] == 6
-    assert samples(found["job_duplicates_suppressed"])[(("job_name", "probe_1"),)] == 1
+    assert executions[(("job_name", "other"), ("status", "succeeded"))] == 2
+    assert executions[(("job_name", "other"), ("status", "missed"))] == 1
+    assert samples(found["job_missed_slots"])[(("job_name", "other"),)] == 6
+    assert samples(found["job_duplicates_suppressed"])[(("job_name", "other"),)] == 1
     duration = samples(found["job_duration_seconds"], "job_duration_seconds_count")
-    assert duration[(("job_name", "probe_1"),)] == 1
+    assert duration[(("job_name", "other"),)] == 2
     buckets = samples(found["job_start_lag_seconds"], "job_start_lag_seconds_bucket")
-    assert buckets[(("job_name", "probe_1"), ("le", "+Inf"))] == 1
+    assert buckets[(("job_name", "other"), ("le", "+Inf"))] == 2
     active = samples(found["scheduler_active_schedules"])
-    assert active[(("kind", "builtin"),)] == 5 and active[(("kind", "strategy"),)] == 0
+    assert active[(("kind", "builtin"),)] == 6 and active[(("kind", "strategy"),)] == 0
     assert samples(found["scheduler_leader"])[(("backend", "apscheduler"),)] == 0
 
 
@@ -146,7 +148,7 @@ def test_cleanup_never_decreases_a_counter(scrape):
     cleanup_old_data()
     assert not JobRun.objects.filter(job_id="probe_1").exists()
     executions = samples(scrape()["job_executions"], "job_executions_total")
-    assert executions[(("job_name", "probe_1"), ("status", "succeeded"))] == 1
+    assert executions[(("job_name", "other"), ("status", "succeeded"))] == 1
 
 
 def test_every_process_answers_the_same_totals(scrape, client, settings):
