@@ -443,4 +443,4 @@ ADMINS = [(address, address) for address in env.list("ADMINS", default=[])]
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 SERVER_EMAIL = env.str("SERVER_EMAIL", default="altar@localhost")
 # /jobs/ reloads itself this often (seconds).
-SCHEDULER_PAGE_REFRESH = _int("SCHEDULER_PAGE_REFRESH", 10)
+SCHEDULER_PAGE_REFRESH = max(1, _int("SCHEDULER_PAGE_REFRESH", 10))

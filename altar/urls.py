@@ -9,6 +9,8 @@ from django.views.generic import RedirectView
 from scheduler.healthz import healthz
 from scheduler.metrics import metrics
 
+handler404 = "scheduler.http.not_found"
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index"), name="home"),
     path("admin/", admin.site.urls),

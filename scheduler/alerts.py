@@ -1,5 +1,6 @@
 """Alerts: one mail to the admins (`ADMINS`, Django's `mail_admins`) per change of a
-job's health. The console mail backend is the default, so a fresh hub prints them."""
+job's health. Nothing is sent while `ADMINS` is empty; with addresses set, the default
+console backend prints the mails to the log, and an SMTP `EMAIL_BACKEND` sends them."""
 
 from __future__ import annotations
 

@@ -15,6 +15,7 @@ from functools import wraps
 from django.http import JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
+from django.views.defaults import page_not_found
 
 from . import tokens
 
@@ -27,6 +28,14 @@ def error(message: str, status: int, fields: dict | None = None, **headers) -> J
     for name, value in headers.items():
         response[name.replace("_", "-")] = value
     return response
+
+
+def not_found(request, exception):
+    """The site's 404 (`handler404`): JSON under /api/ (a malformed id such as
+    /api/v1/strategies/abc/start matches no route), Django's page elsewhere."""
+    if request.path.startswith("/api/"):
+        return error(f"no such endpoint: {request.method} {request.path}", 404)
+    return page_not_found(request, exception)
 
 
 class _CsrfCheck(CsrfViewMiddleware):

@@ -247,3 +247,11 @@ def test_a_session_caller_with_a_bogus_bearer_token_is_refused(boss, strategy):
     assert browser.post(f"/api/v1/strategies/{strategy.pk}/start").status_code == 401
     strategy.refresh_from_db()
     assert not strategy.is_active
+
+
+def test_a_malformed_id_gets_a_json_404_and_pages_keep_theirs(script, client):
+    response = script.post("/api/v1/strategies/abc/start")
+    assert response.status_code == 404
+    assert response.json() == {"error": "no such endpoint: POST /api/v1/strategies/abc/start"}
+    page = client.get("/no-such-page/")
+    assert page.status_code == 404 and page["Content-Type"].startswith("text/html")
