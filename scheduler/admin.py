@@ -15,9 +15,8 @@ from django_celery_beat.models import PeriodicTask
 from . import registry, tokens
 from .admin_actions import ScheduleControlActions
 from .backends import beat_projection
+from .control import STRATEGY_PREFIX
 from .models import ApiToken, JobRun, Schedule, SchedulerState, queue_names
-
-STRATEGY_PREFIX = "strategy_"
 
 for model in (DjangoJob, DjangoJobExecution):
     if admin.site.is_registered(model):

@@ -34,7 +34,8 @@ def apply(modeladmin, request, schedules, action, done: str) -> None:
             modeladmin.message_user(request, str(exc).capitalize() + ".", messages.WARNING)
         else:
             count += 1
-    modeladmin.message_user(request, ngettext(f"%d job {done}.", f"%d jobs {done}.", count) % count)
+    jobs = ngettext("%d job", "%d jobs", count) % count
+    modeladmin.message_user(request, f"{jobs} {done}.")
 
 
 class ScheduleControlActions:

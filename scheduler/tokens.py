@@ -26,8 +26,9 @@ def digest(raw: str) -> str:
 
 def issue(user, name: str) -> tuple[ApiToken, str]:
     """Create a token for `user`; return the row and the token, which is never stored."""
-    raw = PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken.objects.create(user=user, name=name, prefix=raw[:12], digest=digest(raw))
+    token = ApiToken(user=user, name=name)
+    raw = fill(token)
+    token.save()
     return token, raw
 
 
