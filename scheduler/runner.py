@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import threading
 import time
 
@@ -264,6 +265,14 @@ def stop_in_web() -> None:
     """Stop the in-web scheduler within `SCHEDULER_SHUTDOWN_GRACE` (gunicorn's
     `worker_exit` hook calls this before the interpreter starts joining threads)."""
     global _in_web
-    if _in_web is not None:
-        _in_web.stop(settings.SCHEDULER_SHUTDOWN_GRACE)
-        _in_web = None
+    if _in_web is None:
+        return
+    interrupted = _in_web.stop(settings.SCHEDULER_SHUTDOWN_GRACE)
+    _in_web = None
+    if interrupted:
+        # The cut runs are recorded; their threads cannot be stopped and would keep this
+        # worker alive until gunicorn kills it (28 s, close to Heroku's 30): leave now,
+        # as `runscheduler` does.
+        logger.info("Scheduler stopped; %d run(s) recorded as interrupted", interrupted)
+        logging.shutdown()
+        os._exit(0)
