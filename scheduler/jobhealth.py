@@ -135,13 +135,13 @@ def mark_late(now: datetime | None = None) -> list[str]:
     the stronger news). Returns one line per change."""
     now = now or timezone.now()
     late = late_jobs(now)
-    changes = []
+    changes, alerts_due = [], []
     marked = set(JobHealth.objects.filter(state=JobHealth.LATE).values_list("job_id", flat=True))
     for job_id in marked - late.keys():
         if JobHealth.objects.filter(job_id=job_id, state=JobHealth.LATE).update(
             state=JobHealth.OK, changed_at=now, reason="runs on time again"
         ):
-            alerts.state_changed(job_id, JobHealth.LATE, JobHealth.OK, "runs on time again")
+            alerts_due.append((job_id, JobHealth.LATE, JobHealth.OK, "runs on time again"))
             changes.append(f"{job_id}: late -> ok")
     known = dict(JobHealth.objects.filter(job_id__in=list(late)).values_list("job_id", "state"))
     for job_id, reason in late.items():
@@ -160,6 +160,7 @@ def mark_late(now: datetime | None = None) -> list[str]:
             state=JobHealth.LATE, changed_at=now, reason=reason
         ):
             continue
-        alerts.state_changed(job_id, JobHealth.OK, JobHealth.LATE, reason)
+        alerts_due.append((job_id, JobHealth.OK, JobHealth.LATE, reason))
         changes.append(f"{job_id}: ok -> late")
+    alerts.states_changed(alerts_due)
     return changes

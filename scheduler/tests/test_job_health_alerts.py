@@ -96,3 +96,24 @@ def test_a_success_clears_a_failing_state_set_by_another_process():
     jobhealth._healthy["fine"] -= jobhealth.HEALTHY_FOR  # as after the shortcut's period
     run_job("fine", slot=slot(1))
     assert JobHealth.objects.get(job_id="fine").state == "ok"
+
+
+def test_many_jobs_late_at_once_send_a_bounded_number_of_mails():
+    """After an outage every job is late at once: a mail each for the first ten, then one
+    listing the others, not one send per job from the health thread."""
+    from scheduler import alerts
+
+    count = alerts.SEPARATE_MAILS_PER_LOOK + 15
+    anchors = []
+    for n in range(count):
+        schedule = Schedule.objects.create(
+            job_id=f"quiet_{n:02}", task="probe", interval_seconds=60, misfire_grace_seconds=30
+        )
+        anchors.append(schedule.anchor)
+    changes = jobhealth.mark_late(max(anchors) + timedelta(seconds=100))
+    assert len(changes) == count
+    assert JobHealth.objects.filter(state="late").count() == count
+    subjects = [m.subject for m in mail.outbox]
+    assert len(subjects) == alerts.SEPARATE_MAILS_PER_LOOK + 1
+    assert subjects[-1] == "[Django] 15 more jobs changed health"
+    assert mail.outbox[-1].body.count(": ok -> late: ") == 15
