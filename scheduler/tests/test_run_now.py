@@ -2,11 +2,9 @@
 the manual slot through the one execution path (claim, history), never the web request."""
 
 import os
-import shutil
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from scheduler import testing
@@ -72,18 +70,11 @@ def test_run_now_waits_for_a_scheduler_that_is_not_running_yet(scheduler_process
 
 
 @pytest.fixture
-def celery_worker_and_beat(transactional_db, settings):
-    """A private redis-server, a prefork worker and celery beat (`runscheduler`) on the
-    test database; yields the worker."""
-    if connection.vendor != "postgresql":
-        pytest.skip("the Celery backend tests need PostgreSQL (DATABASE_URL=postgres://...)")
-    if shutil.which("redis-server") is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("redis-server is not installed, and CI=true: failing")
-        pytest.skip("redis-server is not installed: the Celery backend tests need it")
+def celery_worker_and_beat(redis_server, settings):
+    """A prefork worker and celery beat (`runscheduler`) on the test database, with the
+    shared private-Redis fixture; yields the worker."""
     settings.SCHEDULER_BACKEND = "celery"  # this process writes as a web process would
-    redis = testing.RedisServer().start()
-    env = testing.subprocess_env(SCHEDULER_BACKEND="celery", REDIS_URL=redis.url)
+    env = testing.subprocess_env(SCHEDULER_BACKEND="celery", REDIS_URL=redis_server.url)
     started = []
     try:
         started.append(testing.celery_worker(env))
@@ -93,7 +84,6 @@ def celery_worker_and_beat(transactional_db, settings):
     finally:
         for process in reversed(started):
             process.stop()
-        redis.remove()
 
 
 @pytest.mark.postgres_only
