@@ -5,6 +5,7 @@ engine it measures, on either backend.
 port, a prefork `celery -A altar worker` and `manage.py runscheduler` (celery beat).
 """
 
+import json
 import os
 import socket
 import subprocess
@@ -48,6 +49,17 @@ def django_on(database_url: str, log_level: str = "WARNING", **env: str) -> str:
 
     django.setup()
     return url
+
+
+def on_sqlite_and_postgres(script: str, postgres_url: str, *args: str) -> list:
+    """Run benchmark `script` again on a scratch SQLite file and on `postgres_url` (each
+    in its own process: the settings read DATABASE_URL once); return both JSON results."""
+    results = []
+    for url in ("", postgres_url):
+        command = [sys.executable, script, "--database-url", url, *args]
+        output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+        results.append(json.loads(output))
+    return results
 
 
 def backend_env(backend: str, redis_url: str = "") -> dict[str, str]:

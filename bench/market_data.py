@@ -19,13 +19,12 @@ once per process); `--both URL` runs SQLite and then PostgreSQL at URL.
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from engines import django_on  # noqa: E402
+from engines import django_on, on_sqlite_and_postgres  # noqa: E402
 
 
 def main():
@@ -37,13 +36,9 @@ def main():
     parser.add_argument("--symbols", type=int, default=100)
     args = parser.parse_args()
     if args.both:
-        results = []
-        for url in ("", args.both):
-            command = [sys.executable, __file__, "--database-url", url]
-            command += ["--batches", str(args.batches), "--cleanup-rows", str(args.cleanup_rows)]
-            command += ["--symbols", str(args.symbols)]
-            output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-            results.append(json.loads(output))
+        options = ["--batches", str(args.batches), "--cleanup-rows", str(args.cleanup_rows)]
+        options += ["--symbols", str(args.symbols)]
+        results = on_sqlite_and_postgres(__file__, args.both, *options)
         print(json.dumps(results, indent=2))
         return
     print(json.dumps(run(args), indent=2))

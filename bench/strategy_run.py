@@ -24,7 +24,6 @@ import argparse
 import csv
 import json
 import statistics
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -32,7 +31,7 @@ from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from engines import django_on  # noqa: E402
+from engines import django_on, on_sqlite_and_postgres  # noqa: E402
 
 # (file in SHARED_DATA_DIR, exchange id, symbol, timeframe): pinned, so what is stored
 # matches the file whatever else the folder holds.
@@ -47,11 +46,7 @@ def main():
     parser.add_argument("--runs", type=int, default=300, help="runs measured each way")
     args = parser.parse_args()
     if args.both:
-        results = []
-        for url in ("", args.both):
-            command = [sys.executable, __file__, "--database-url", url, "--runs", str(args.runs)]
-            output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-            results.append(json.loads(output))
+        results = on_sqlite_and_postgres(__file__, args.both, "--runs", str(args.runs))
         print(json.dumps(results, indent=2))
         return
     print(json.dumps(run(args), indent=2))
