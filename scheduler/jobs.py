@@ -57,15 +57,24 @@ def _check(name: str, ok: bool, message: str, bad: str = "fail") -> dict[str, st
     return {"name": name, "status": "ok" if ok else bad, "message": message}
 
 
-def _database() -> dict[str, str]:
+def ping_database() -> tuple[float | None, Exception | None]:
+    """One `SELECT 1`: (milliseconds it took, None), or (None, the error). Any driver
+    error means "down"; the health check and /healthz each say so in their own words."""
     started = time.monotonic()
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
-    except Exception as exc:  # any driver error means "down", and is what we report
-        return _check("database", False, f"{type(exc).__name__}: {exc}")
-    return _check("database", True, f"answered in {(time.monotonic() - started) * 1000:.0f} ms")
+    except Exception as exc:
+        return None, exc
+    return (time.monotonic() - started) * 1000, None
+
+
+def _database() -> dict[str, str]:
+    took, error = ping_database()
+    if error is not None:
+        return _check("database", False, f"{type(error).__name__}: {error}")
+    return _check("database", True, f"answered in {took:.0f} ms")
 
 
 def _broker() -> dict[str, str]:
