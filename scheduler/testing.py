@@ -75,6 +75,29 @@ def lost(job_id: str, start: datetime, end: datetime) -> list[datetime]:
     return gaps
 
 
+def tally(job_id: str, start: datetime, end: datetime) -> dict[str, int]:
+    """The fault report's figures for `job_id` over [start, end]: slots due, slots that
+    executed, slots recorded missed (by policy) without executing, and slots lost."""
+    timing = Schedule.objects.get(job_id=job_id).timing
+    executed = set(
+        ProbeRun.objects.filter(job_id=job_id, scheduled_at__range=(start, end)).values_list(
+            "scheduled_at", flat=True
+        )
+    )
+    expected = 0
+    slot = timing.next_slot(start, inclusive=True)
+    while slot is not None and slot <= end:
+        expected += 1
+        slot = timing.next_slot(slot)
+    gaps = len(lost(job_id, start, end))
+    return {
+        "expected": expected,
+        "ran": len(executed),
+        "missed": expected - len(executed) - gaps,
+        "lost": gaps,
+    }
+
+
 # --- Bounded waits -----------------------------------------------------------------------
 def wait_until(condition: Callable[[], object], timeout: float, what: str, every: float = 0.05):
     """Poll `condition` until it returns something truthy (returned), or fail after
