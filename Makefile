@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/altar
 HOST ?= 127.0.0.1:8000
 
-.PHONY: run test test-sqlite test-postgres lint
+.PHONY: run test test-sqlite test-postgres lint faults-report
 
 $(VENV)/.installed: requirements.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11"; exit 1; }
@@ -40,3 +40,8 @@ test-postgres: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+# The fault suite's table (tests/faults, both databases): slots expected, ran, missed,
+# duplicated and lost per fault, and recovery times. `make test` runs the same tests.
+faults-report: $(VENV)/.installed
+	$(PY) bench/faults_report.py --database-url $(PG_TEST_URL)_faults

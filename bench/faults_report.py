@@ -1,0 +1,149 @@
+"""The fault report: run the fault suite (tests/faults) and print, per fault, the slots
+expected, run, missed by policy, duplicated and lost, and the recovery time.
+
+Each fault test records its figures from the probe ledger (the `fault_report` fixture,
+through FAULTS_REPORT). The suite runs twice, as `make test` does: on PostgreSQL (every
+fault but SQLite's) and on SQLite (fault 16). Faults whose behaviour an earlier issue built
+are tested where it was built (`tests/faults/catalogue.py`); their tests run too, and the
+table shows their outcome.
+
+    .venv/bin/python bench/faults_report.py [--format table|json] \\
+        [--database-url postgres://postgres@127.0.0.1:5432/altar_faults]
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import xml.etree.ElementTree as ET
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tests.faults.catalogue import FAULTS, TESTED_ELSEWHERE  # noqa: E402
+
+
+def run_pytest(database_url: str, targets: list[str], rows_file: str, junit: str) -> None:
+    """Run `targets` with the fault rows appended to `rows_file`; failures show in the
+    table, so the exit status is not checked here."""
+    env = dict(os.environ, DATABASE_URL=database_url, FAULTS_REPORT=rows_file)
+    env.setdefault("SECRET_KEY", "tests-only-not-a-secret")
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    command += [f"--junitxml={junit}", *targets]
+    subprocess.run(command, cwd=ROOT, env=env, stdout=sys.stderr, check=False)
+
+
+def outcomes(junit: str) -> dict[str, str]:
+    """{node id: passed | failed | skipped} from a JUnit XML report."""
+    found = {}
+    if not Path(junit).exists():
+        return found
+    for case in ET.parse(junit).iter("testcase"):
+        node = case.get("classname", "").replace(".", "/") + ".py::" + case.get("name", "")
+        if case.find("failure") is not None or case.find("error") is not None:
+            found[node] = "failed"
+        elif case.find("skipped") is not None:
+            found.setdefault(node, "skipped")
+        else:
+            found[node] = "passed"
+    return found
+
+
+def summarise(rows: list[dict], results: dict[str, str], faults: list[int]) -> list[dict]:
+    """One line per fault: its figures summed over its tests, the worst recovery time, and
+    the tests' outcome (failed if any failed)."""
+    by_fault = defaultdict(list)
+    for row in rows:
+        by_fault[row["fault"]].append(row)
+    lines = []
+    for fault in faults:
+        recorded = by_fault.get(fault, [])
+        tests = sorted({row["test"] for row in recorded}) + TESTED_ELSEWHERE.get(fault, [])
+        states = {results.get(node, "not run") for node in tests}
+        recoveries = [row["recovery"] for row in recorded if row.get("recovery") is not None]
+
+        lines.append(
+            {
+                "fault": fault,
+                "name": FAULTS[fault],
+                "expected": total(recorded, "expected"),
+                "ran": total(recorded, "ran"),
+                "missed": total(recorded, "missed"),
+                "duplicates": sum(len(row.get("duplicates", [])) for row in recorded),
+                "lost": sum(len(row.get("lost", [])) for row in recorded),
+                "recovery_s": round(max(recoveries), 2) if recoveries else None,
+                "result": "failed" if "failed" in states else ", ".join(sorted(states)),
+                "tests": tests,
+                "notes": "; ".join(row["note"] for row in recorded if row.get("note")),
+            }
+        )
+    return lines
+
+
+def total(rows: list[dict], key: str) -> int | None:
+    return sum(row.get(key, 0) for row in rows) if rows else None
+
+
+def unrecorded_failures(rows: list[dict], results: dict[str, str]) -> list[str]:
+    """Fault tests that failed before recording their figures (so no line names them)."""
+    recorded = {row["test"] for row in rows}
+    return sorted(
+        node
+        for node, state in results.items()
+        if state == "failed" and node.startswith("tests/faults/") and node not in recorded
+    )
+
+
+def table(lines: list[dict]) -> str:
+    def cell(value):
+        return "—" if value is None else str(value)
+
+    head = "| # | fault | runs expected | ran | missed by policy | duplicates | lost "
+    head += "| recovery (s) | result | notes |\n|---|---|---|---|---|---|---|---|---|---|\n"
+    body = ""
+    for line in lines:
+        notes = line["notes"] or "tested in " + ", ".join(line["tests"]) or "no test"
+        body += (
+            f"| {line['fault']} | {line['name']} | {cell(line['expected'])} | {cell(line['ran'])} "
+            f"| {cell(line['missed'])} | {line['duplicates']} | {line['lost']} "
+            f"| {cell(line['recovery_s'])} | {line['result']} | {notes} |\n"
+        )
+    return head + body
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--faults", type=int, nargs="*", default=sorted(FAULTS), help="lines to show"
+    )
+    parser.add_argument("--format", choices=["table", "json"], default="table")
+    parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/altar_faults")
+    args = parser.parse_args()
+    elsewhere = [node for f in args.faults for node in TESTED_ELSEWHERE.get(f, [])]
+    with tempfile.TemporaryDirectory(prefix="altar-faults-") as scratch:
+        rows_file = f"{scratch}/rows.jsonl"
+        results = {}
+        for database_url, extra in ((args.database_url, elsewhere), ("", [])):
+            junit = f"{scratch}/junit-{len(results)}.xml"
+            run_pytest(database_url, ["tests/faults", *extra], rows_file, junit)
+            for node, state in outcomes(junit).items():
+                if results.get(node) in (None, "skipped"):
+                    results[node] = state
+        rows = []
+        if Path(rows_file).exists():
+            rows = [json.loads(line) for line in Path(rows_file).read_text().splitlines()]
+    lines = summarise(rows, results, args.faults)
+    failures = unrecorded_failures(rows, results)
+    if args.format == "json":
+        print(json.dumps({"faults": lines, "failed_before_recording": failures}, indent=2))
+        return
+    print(table(lines))
+    for node in failures:
+        print(f"failed before recording its figures: {node}")
+
+
+if __name__ == "__main__":
+    main()
