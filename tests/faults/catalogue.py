@@ -40,5 +40,7 @@ TESTED_ELSEWHERE = {
         "test_a_task_that_kills_its_worker_every_time_fails_after_its_maximum_attempts",
         "scheduler/tests/test_async_jobs.py::"
         "test_a_sync_job_over_its_timeout_is_recorded_timed_out_when_it_returns",
+        "scheduler/tests/test_restarts.py::"
+        "test_with_no_attempts_left_a_killed_run_stays_interrupted",
     ],
 }
