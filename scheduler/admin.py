@@ -7,7 +7,6 @@ django-celery-beat's periodic tasks are shown read-only: they mirror the schedul
 
 from django import forms
 from django.contrib import admin, messages
-from django.db import models
 from django.utils import timezone
 from django_apscheduler.models import DjangoJob, DjangoJobExecution
 from django_celery_beat.admin import PeriodicTaskAdmin
@@ -15,9 +14,9 @@ from django_celery_beat.models import PeriodicTask
 
 from . import registry, tokens
 from .admin_actions import ScheduleControlActions
+from .admin_input import AdminInput
 from .backends import beat_projection
 from .control import STRATEGY_PREFIX
-from .jsoninput import JSONFormField
 from .models import ApiToken, JobRun, Schedule, SchedulerState, queue_names
 
 for model in (DjangoJob, DjangoJobExecution):
@@ -73,10 +72,8 @@ class ScheduleForm(forms.ModelForm):
 
 
 @admin.register(Schedule)
-class ScheduleAdmin(ScheduleControlActions, admin.ModelAdmin):
+class ScheduleAdmin(AdminInput, ScheduleControlActions, admin.ModelAdmin):
     form = ScheduleForm
-    # NaN, Infinity or deep nesting in the arguments is an error on the field, not a 500.
-    formfield_overrides = {models.JSONField: {"form_class": JSONFormField}}
     list_display = [
         "job_id",
         "task",

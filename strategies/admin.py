@@ -1,17 +1,16 @@
 from django.contrib import admin
-from django.db import models
 from django.utils.translation import ngettext
 
 from scheduler.admin_actions import StrategyJobActions
+from scheduler.admin_input import AdminInput
 from scheduler.control import start_strategy, stop_strategy
-from scheduler.jsoninput import JSONFormField
 
 from . import panels
 from .models import PaperAccount, Strategy
 
 
 @admin.register(Strategy)
-class StrategyAdmin(StrategyJobActions, admin.ModelAdmin):
+class StrategyAdmin(AdminInput, StrategyJobActions, admin.ModelAdmin):
     list_display = [
         "name",
         "symbol",
@@ -28,8 +27,6 @@ class StrategyAdmin(StrategyJobActions, admin.ModelAdmin):
     list_filter = ["is_active", "timeframe", "algorithm"]
     search_fields = ["name", "symbol"]
     actions = ["start_strategies", "stop_strategies", "run_strategies_now", "reset_accounts"]
-    # Deeply nested parameters are an error on the field, not a 500 (scheduler.jsoninput).
-    formfield_overrides = {models.JSONField: {"form_class": JSONFormField}}
 
     @admin.action(description="Start selected strategies", permissions=["change"])
     def start_strategies(self, request, queryset):
