@@ -13,7 +13,7 @@ from __future__ import annotations
 from functools import wraps
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
@@ -111,6 +111,8 @@ def api_view(methods: tuple[str, ...], permission: str | None = None, denied: st
                 return _too_big(request) or checked(request, *args, **kwargs)
             except RequestDataTooBig:  # a body of no declared length, read past the limit
                 return _body_too_big()
+            except (TooManyFieldsSent, TooManyFilesSent) as exc:  # Django's answer: HTML
+                return error(str(exc), 400)
 
         return wrapper
 
