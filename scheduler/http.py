@@ -15,6 +15,7 @@ from functools import wraps
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 from django.views.defaults import page_not_found
@@ -111,8 +112,11 @@ def api_view(methods: tuple[str, ...], permission: str | None = None, denied: st
                 return _too_big(request) or checked(request, *args, **kwargs)
             except RequestDataTooBig:  # a body of no declared length, read past the limit
                 return _body_too_big()
-            except (TooManyFieldsSent, TooManyFilesSent) as exc:  # Django's answer: HTML
+            # Bodies Django cannot parse: its own answer is an HTML 400.
+            except (TooManyFieldsSent, TooManyFilesSent) as exc:
                 return error(str(exc), 400)
+            except MultiPartParserError as exc:
+                return error(f"unreadable multipart body: {exc}", 400)
 
         return wrapper
 
