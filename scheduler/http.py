@@ -13,7 +13,7 @@ from __future__ import annotations
 from functools import wraps
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.core.exceptions import TooManyFieldsSent, TooManyFilesSent
 from django.http import JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.middleware.csrf import CsrfViewMiddleware
@@ -62,13 +62,8 @@ def _too_big(request) -> JsonResponse | None:
     except ValueError:
         return error("bad Content-Length header", 400)
     if limit is not None and length > limit:
-        return _body_too_big()
+        return error(f"request body too large: at most {limit} bytes", 413)
     return None
-
-
-def _body_too_big() -> JsonResponse:
-    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-    return error(f"request body too large: at most {limit} bytes", 413)
 
 
 def api_view(methods: tuple[str, ...], permission: str | None = None, denied: str = ""):
@@ -110,8 +105,6 @@ def api_view(methods: tuple[str, ...], permission: str | None = None, denied: st
                 )
             try:
                 return _too_big(request) or checked(request, *args, **kwargs)
-            except RequestDataTooBig:  # a body of no declared length, read past the limit
-                return _body_too_big()
             # Bodies Django cannot parse: its own answer is an HTML 400.
             except (TooManyFieldsSent, TooManyFilesSent) as exc:
                 return error(str(exc), 400)

@@ -351,6 +351,15 @@ def test_a_10_mb_body_is_a_413_in_json_and_is_never_read(fault_report, people, t
     assert_nothing_saved(fault_report, before, f"API {endpoint}: 10 MB body")
 
 
+def test_a_content_length_that_is_no_number_is_a_400_in_json(fault_report, people, targets):
+    api = with_token(people["boss"])
+    before = snapshot()
+    response = api.generic("POST", CONTROLS["pause"](targets), CONTENT_LENGTH="ten megabytes")
+    assert response.status_code == 400
+    assert response.json() == {"error": "bad Content-Length header"}
+    assert_nothing_saved(fault_report, before, "API pause: Content-Length not a number")
+
+
 MANY_FIELDS = "&".join(f"f{n}=x" for n in range(1500))
 
 
