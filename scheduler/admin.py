@@ -14,6 +14,7 @@ from django_celery_beat.models import PeriodicTask
 
 from . import registry, tokens
 from .admin_actions import ScheduleControlActions
+from .admin_input import AdminInput
 from .backends import beat_projection
 from .control import STRATEGY_PREFIX
 from .models import ApiToken, JobRun, Schedule, SchedulerState, queue_names
@@ -71,7 +72,7 @@ class ScheduleForm(forms.ModelForm):
 
 
 @admin.register(Schedule)
-class ScheduleAdmin(ScheduleControlActions, admin.ModelAdmin):
+class ScheduleAdmin(AdminInput, ScheduleControlActions, admin.ModelAdmin):
     form = ScheduleForm
     list_display = [
         "job_id",

@@ -7,6 +7,10 @@ handed to the scheduler the same way and written to admin's history with the use
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.http import HttpResponseRedirect
 from django.utils.translation import ngettext
 
 from . import control
@@ -38,7 +42,42 @@ def apply(modeladmin, request, schedules, action, done: str) -> None:
     modeladmin.message_user(request, f"{jobs} {done}.")
 
 
-class ScheduleControlActions:
+class CheckedActions:
+    """Refuses, with a message, an action post that admin's own form never sends: an
+    action the user does not have (Django shows the list again without a word), or a
+    selected id that is not a whole number within the column's range (Django filters on
+    it as it comes: a 500). Nothing is changed then."""
+
+    def changelist_view(self, request, extra_context=None):
+        if (
+            request.method == "POST"
+            and request.POST.get("action")
+            and "_save" not in request.POST  # the list's own Save (list_editable)
+            and self.has_view_or_change_permission(request)
+        ):
+            refusal = self.refused_action(request)
+            if refusal:
+                self.message_user(request, f"{refusal}; nothing was changed.", messages.ERROR)
+                return HttpResponseRedirect(request.get_full_path())
+        return super().changelist_view(request, extra_context)
+
+    def refused_action(self, request) -> str | None:
+        name = request.POST["action"]
+        if name not in self.get_actions(request):
+            return f"There is no action {name!r} for you here"
+        field = self.model._meta.pk
+        low, high = connection.ops.integer_field_range(field.get_internal_type())
+        for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME):
+            try:
+                pk = field.to_python(value)
+            except ValidationError:
+                pk = None
+            if not isinstance(pk, int) or not low <= pk <= high:
+                return f"{value!r} is not the id of a {self.model._meta.verbose_name}"
+        return None
+
+
+class ScheduleControlActions(CheckedActions):
     """For `ScheduleAdmin`: Run now, Pause and Resume on the selected schedules."""
 
     @admin.action(description="Run selected jobs now", permissions=["change"])
@@ -54,7 +93,7 @@ class ScheduleControlActions:
         apply(self, request, queryset, control.resume, "resumed")
 
 
-class StrategyJobActions:
+class StrategyJobActions(CheckedActions):
     """For the strategies' admin: "Run now" on the selected strategies' jobs (the admin
     scopes its queryset to the user's strategies itself, `visible_to`)."""
 

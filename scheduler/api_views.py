@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.http import Http404, JsonResponse
 
 from . import control, status
-from .http import api_view, error
+from .http import api_view, error, json_body
 from .views import can_control
 
 
@@ -34,6 +34,10 @@ def jobs(request):
 
 
 def _act(request, job_id: str, action) -> JsonResponse:
+    """The controls take no body: one with fields is refused rather than ignored."""
+    _, errors = json_body(request, {})
+    if errors:
+        return error("bad request body", 400, errors)
     try:
         schedule = status.visible_schedule(request.user, job_id)
     except Http404:

@@ -1,23 +1,27 @@
 """The JSON API's front door, shared by the scheduler's and the strategies' endpoints.
 
-`api_view` answers the method, authentication and permission questions the same way for
-every endpoint, with JSON errors: 405 for a wrong method, 401 without a session or a
-valid token, 403 for a failed CSRF check or a missing permission. Browsers use their
+`api_view` answers the method, size, authentication and permission questions the same way
+for every endpoint, with JSON errors: 405 for a wrong method, 413 for a body over
+DATA_UPLOAD_MAX_MEMORY_SIZE, 401 without a session or a valid token, 403 for a failed
+CSRF check or a missing permission. Browsers use their
 session and must send the CSRF token; scripts send `Authorization: Bearer <token>`,
 which needs no CSRF token (a browser never adds that header by itself).
 """
 
 from __future__ import annotations
 
-import json
 from functools import wraps
 
+from django.conf import settings
+from django.core.exceptions import TooManyFieldsSent, TooManyFilesSent
 from django.http import JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 from django.views.defaults import page_not_found
 
 from . import tokens
+from .jsoninput import JSONInputError, loads
 
 
 def error(message: str, status: int, fields: dict | None = None, **headers) -> JsonResponse:
@@ -49,20 +53,26 @@ def _csrf_failure(request):
     return _CsrfCheck(lambda r: None).process_view(request, None, (), {})
 
 
+def _too_big(request) -> JsonResponse | None:
+    """A 413 for a body declared larger than DATA_UPLOAD_MAX_MEMORY_SIZE, answered before
+    anything reads it (Django's own answer is an HTML 400, and only once a view reads)."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return error("bad Content-Length header", 400)
+    if limit is not None and length > limit:
+        return error(f"request body too large: at most {limit} bytes", 413)
+    return None
+
+
 def api_view(methods: tuple[str, ...], permission: str | None = None, denied: str = ""):
     """Decorate a JSON endpoint: allowed `methods`, any authenticated user, and — when
     `permission` is given — staff holding it (else a 403 saying `denied`)."""
     denied = denied or f"staff with the {permission!r} permission only"
 
     def decorate(view):
-        @csrf_exempt  # checked below, for session callers only
-        @wraps(view)
-        def wrapper(request, *args, **kwargs):
-            if request.method not in methods:
-                allowed = ", ".join(methods)
-                return error(
-                    f"method {request.method} not allowed; use {allowed}", 405, Allow=allowed
-                )
+        def checked(request, *args, **kwargs):
             header = request.headers.get("Authorization", "")
             # Only a token scheme takes the token path; any other header (Basic from a
             # proxy in front) leaves the caller a session caller, CSRF and all.
@@ -85,15 +95,32 @@ def api_view(methods: tuple[str, ...], permission: str | None = None, denied: st
                 return error(denied, 403)
             return view(request, *args, **kwargs)
 
+        @csrf_exempt  # checked in `checked`, for session callers only
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if request.method not in methods:
+                allowed = ", ".join(methods)
+                return error(
+                    f"method {request.method} not allowed; use {allowed}", 405, Allow=allowed
+                )
+            try:
+                return _too_big(request) or checked(request, *args, **kwargs)
+            # Bodies Django cannot parse: its own answer is an HTML 400.
+            except (TooManyFieldsSent, TooManyFilesSent) as exc:
+                return error(str(exc), 400)
+            except MultiPartParserError as exc:
+                return error(f"unreadable multipart body: {exc}", 400)
+
         return wrapper
 
     return decorate
 
 
 def json_body(request, allowed: dict[str, type]) -> tuple[dict, dict]:
-    """Parse an optional JSON object body with the `allowed` fields and their types.
-    Returns (values, field errors); a body that is not a JSON object is one error under
-    the key `body`."""
+    """Parse an optional JSON object body with the `allowed` fields and their types
+    (none: the endpoint takes no body, though an empty one or `{}` is fine). Returns
+    (values, field errors); a body that is not a JSON object is one error under the key
+    `body`."""
     if request.content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
         # An empty form post (a plain `fetch`, or curl -X POST) is "no body".
         if request.POST:
@@ -102,9 +129,9 @@ def json_body(request, allowed: dict[str, type]) -> tuple[dict, dict]:
     if not request.body.strip():
         return {}, {}
     try:
-        data = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
-        return {}, {"body": ["not valid JSON"]}
+        data = loads(request.body)
+    except JSONInputError as exc:
+        return {}, {"body": [str(exc)]}
     if not isinstance(data, dict):
         return {}, {"body": ["expected a JSON object"]}
     errors = {}
@@ -112,7 +139,7 @@ def json_body(request, allowed: dict[str, type]) -> tuple[dict, dict]:
     for name, value in data.items():
         kind = allowed.get(name)
         if kind is None:
-            errors[name] = [f"unknown field; allowed: {', '.join(allowed)}"]
+            errors[name] = [f"unknown field; allowed: {', '.join(allowed) or 'none'}"]
         elif kind is int and (isinstance(value, bool) or not isinstance(value, int)):
             errors[name] = ["must be a whole number"]
         elif kind is bool and not isinstance(value, bool):

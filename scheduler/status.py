@@ -41,17 +41,21 @@ def visible_schedules(user):
 
 def visible_schedule(user, job_id: str) -> Schedule:
     """The schedule `job_id` if `user` may see it; 404 otherwise (never a 403 that would
-    confirm someone else's strategy exists)."""
-    schedule = visible_schedules(user).filter(job_id=job_id).first()
+    confirm someone else's strategy exists). A NUL character is in no job id, and
+    PostgreSQL refuses one in a query (a 500): such an id is simply not found."""
+    schedule = None if "\x00" in job_id else visible_schedules(user).filter(job_id=job_id).first()
     if schedule is None:
         raise Http404(f"no job {job_id}")
     return schedule
 
 
 def filtered(schedules, q: str = "", state: str = ""):
-    """Search (a job id or description prefix: both indexed) and the state filter."""
+    """Search (a job id or description prefix: both indexed) and the state filter. A
+    search with a NUL character (which PostgreSQL refuses in a query) matches nothing."""
     q = q.strip()
-    if q:
+    if "\x00" in q:
+        schedules = schedules.none()
+    elif q:
         schedules = schedules.filter(Q(job_id__startswith=q) | Q(description__startswith=q))
     marked = JobHealth.objects.values("job_id")
     if state == "paused":

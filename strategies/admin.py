@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.utils.translation import ngettext
 
 from scheduler.admin_actions import StrategyJobActions
+from scheduler.admin_input import AdminInput
 from scheduler.control import start_strategy, stop_strategy
 
 from . import panels
@@ -9,7 +10,7 @@ from .models import PaperAccount, Strategy
 
 
 @admin.register(Strategy)
-class StrategyAdmin(StrategyJobActions, admin.ModelAdmin):
+class StrategyAdmin(AdminInput, StrategyJobActions, admin.ModelAdmin):
     list_display = [
         "name",
         "symbol",

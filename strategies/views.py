@@ -66,6 +66,10 @@ def start(request, strategy_id: int):
 
 @api_view(("POST",), permission=PERMISSION, denied=DENIED)
 def stop(request, strategy_id: int):
+    """Stop; it takes no body (one with fields is refused, as start refuses unknown ones)."""
+    _, errors = json_body(request, {})
+    if errors:
+        return error("bad request body", 400, errors)
     strategy = _get(request, strategy_id)
     if strategy is None:
         return _missing(strategy_id)

@@ -1,5 +1,7 @@
 """`manage.py probe`: create (or clear) probe schedules for tests and benchmarks."""
 
+import math
+
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
@@ -23,6 +25,9 @@ class Command(BaseCommand):
             return f"Removed {deleted} probe schedule(s)"
         if count < 1:
             raise CommandError("--count must be at least 1")
+        if not (math.isfinite(sleep) and sleep >= 0):
+            # `nan` and `inf` parse as floats; no database stores them in JSON (a 500).
+            raise CommandError(f"--sleep must be a number of seconds, 0 or more, not {sleep}")
         with transaction.atomic():
             for n in range(1, count + 1):
                 schedule = Schedule.objects.filter(job_id=f"probe_{n}").first() or Schedule(
