@@ -42,16 +42,28 @@ def apply(modeladmin, request, schedules, action, done: str) -> None:
     modeladmin.message_user(request, f"{jobs} {done}.")
 
 
+def posted_action(request) -> str:
+    """The action admin will run for this post: with an action select at the top and at
+    the bottom of the list, the form sends `action` twice and `index` says which one
+    counts (as in `ModelAdmin.response_action`)."""
+    try:
+        index = int(request.POST.get("index", 0))
+    except ValueError:
+        index = 0
+    names = request.POST.getlist("action")
+    return names[index] if 0 <= index < len(names) else ""
+
+
 class CheckedActions:
     """Refuses, with a message, an action post that admin's own form never sends: an
-    action the user does not have (Django shows the list again without a word), or a
-    selected id that is not a whole number within the column's range (Django filters on
-    it as it comes: a 500). Nothing is changed then."""
+    action the user does not have (Django lists the page again with no word about that
+    action), or a selected id that is not a whole number within the column's range
+    (Django filters on it as it comes: a 500). Nothing is changed then."""
 
     def changelist_view(self, request, extra_context=None):
         if (
             request.method == "POST"
-            and request.POST.get("action")
+            and posted_action(request)
             and "_save" not in request.POST  # the list's own Save (list_editable)
             and self.has_view_or_change_permission(request)
         ):
@@ -62,7 +74,7 @@ class CheckedActions:
         return super().changelist_view(request, extra_context)
 
     def refused_action(self, request) -> str | None:
-        name = request.POST["action"]
+        name = posted_action(request)
         if name not in self.get_actions(request):
             return f"There is no action {name!r} for you here"
         field = self.model._meta.pk

@@ -105,7 +105,8 @@ def api_view(methods: tuple[str, ...], permission: str | None = None, denied: st
                 )
             try:
                 return _too_big(request) or checked(request, *args, **kwargs)
-            # Bodies Django cannot parse: its own answer is an HTML 400.
+            # Bodies Django cannot parse: its own answer is an HTML 400. Every view here
+            # reads its body before it acts, so a body refused here has changed nothing.
             except (TooManyFieldsSent, TooManyFilesSent) as exc:
                 return error(str(exc), 400)
             except MultiPartParserError as exc:
@@ -122,8 +123,9 @@ def json_body(request, allowed: dict[str, type]) -> tuple[dict, dict]:
     (values, field errors); a body that is not a JSON object is one error under the key
     `body`."""
     if request.content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        # An empty form post (a plain `fetch`, or curl -X POST) is "no body".
-        if request.POST:
+        # An empty form post (a plain `fetch`, or curl -X POST) is "no body", and so is
+        # one carrying only a form's CSRF token.
+        if set(request.POST) - {"csrfmiddlewaretoken"}:
             return {}, {"body": ["send a JSON object (Content-Type: application/json)"]}
         return {}, {}
     if not request.body.strip():

@@ -139,6 +139,20 @@ def test_a_session_post_without_csrf_is_a_403_in_json(boss, strategy):
     assert not strategy.is_active
 
 
+def test_a_form_post_carrying_only_its_csrf_token_is_a_post_without_a_body(boss, strategy):
+    """As a plain HTML form sends it: the token as a form field, no other field."""
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(boss)
+    client.get("/jobs/")  # sets the CSRF cookie
+    token = client.cookies["csrftoken"].value
+    response = client.post(
+        f"/api/v1/strategies/{strategy.pk}/start", {"csrfmiddlewaretoken": token}
+    )
+    assert response.status_code == 200, response.content
+    strategy.refresh_from_db()
+    assert strategy.is_active
+
+
 def test_a_non_superuser_acts_only_on_their_own_strategies(client, django_user_model):
     owner = django_user_model.objects.create_user("owner", password="pw", is_staff=True)
     owner.user_permissions.add(Permission.objects.get(codename="change_strategy"))

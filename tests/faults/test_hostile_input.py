@@ -628,3 +628,18 @@ def test_commands_refuse_bad_values_with_one_readable_line_and_no_traceback(faul
             note=f"manage.py {' '.join(args)[:40]}",
         )
     assert after == before
+
+
+@pytest.mark.parametrize("action", ACTIONS)
+def test_the_action_of_the_second_select_is_the_one_checked(fault_report, people, targets, action):
+    """With an action select above and below the list, the form sends `action` twice and
+    `index` says which counts: the check reads that one (reading the last, empty one let
+    the id 'abc' through to a 500)."""
+    url, _ = ACTIONS[action]
+    before = snapshot()
+    response = logged_in(people["boss"]).post(
+        url, {"action": [action, ""], "index": "0", "_selected_action": ["abc"]}, follow=True
+    )
+    assert response.status_code == 200
+    assert "'abc' is not the id of a" in page_text(response)
+    assert_nothing_saved(fault_report, before, f"admin action {action} from the second select")
