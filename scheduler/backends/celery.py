@@ -227,16 +227,30 @@ class CeleryBackend(ReconcilingBackend):
     @classmethod
     def broker_status(cls, timeout: float = 3.0) -> tuple[bool, str]:
         """Whether Redis answers within `timeout` seconds. The message never contains the
-        broker URL (it may hold a password)."""
-        from celery import current_app
+        broker URL (it may hold a password).
+
+        A plain Redis client with `timeout` on the socket and no retry, not the broker
+        transport's client: that one waits its 10 s socket timeout and then retries, so
+        against a paused Redis (`CLIENT PAUSE`) `/healthz` waited the whole pause (25 s
+        in the fault suite) and then said "broker ok"."""
+        import redis
         from django.conf import settings
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
 
         if not settings.CELERY_BROKER_URL:
             return False, "no broker: REDIS_URL is not set"
+        client = redis.Redis.from_url(
+            settings.CELERY_BROKER_URL,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), 0),
+            **(settings.CELERY_BROKER_USE_SSL or {}),
+        )
         try:
-            with current_app.connection_for_write(settings.CELERY_BROKER_URL) as connection:
-                connection.ensure_connection(max_retries=1, timeout=timeout)
-                connection.default_channel.client.ping()
+            client.ping()
         except Exception as exc:
             return False, f"broker unreachable: {type(exc).__name__}"
+        finally:
+            client.close()
         return True, "broker ok"

@@ -1,0 +1,169 @@
+"""Faults 6-9 of issue 10, on the Celery backend: Redis paused, Redis absent at start, the
+worker's main process killed, beat killed right after a send.
+
+Real processes on loopback: a prefork `celery worker`, celery beat (`manage.py
+runscheduler`), the Procfile's gunicorn where the web matters, a private `redis-server`,
+PostgreSQL. The worker and beat come from the Celery backend's own `hub` fixture; every
+test counts its slots on the probe ledger. (Fault 5, Redis stopped, is tested there.)
+"""
+
+import os
+import signal
+import time
+from datetime import timedelta
+
+import pytest
+import requests
+from django.test import Client
+from django.utils import timezone
+
+from scheduler import testing
+from scheduler.models import JobRun, ProbeRun
+from scheduler.tests.test_celery_backend import (  # noqa: F401 (fixtures)
+    celery_env,
+    hub,
+    probe,
+    probe_slots,
+    wait_for_slots,
+)
+
+from ..heroku import VENV_BIN
+
+pytestmark = pytest.mark.postgres_only
+
+START_BOUND = 60
+RUN_BOUND = 30
+# A request, a health check or a send to a Redis that accepts connections but does not
+# answer must give up within this (settings: REDIS_TIMEOUT 3 s, socket_timeout 10 s).
+ANSWER_BOUND = 15
+
+
+# --- Helpers ----------------------------------------------------------------------------
+class Web:
+    """The Procfile's gunicorn on the Celery backend's settings, and a staff user who may
+    call it with a session (pages) or an API token (the JSON API)."""
+
+    def __init__(self, env: dict[str, str]):
+        from django.contrib.auth import get_user_model
+
+        from scheduler import tokens
+
+        self.port = testing.free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        path = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"  # as a dyno has it
+        self.process = testing.Process(
+            testing.procfile_command("web"), env={**env, "PORT": str(self.port), "PATH": path}
+        )
+        user = get_user_model().objects.create_superuser("staff", "", "pw-for-tests-only")
+        client = Client()
+        client.force_login(user)  # a database session, which gunicorn reads too
+        self.session = requests.Session()
+        self.session.cookies.set("sessionid", client.cookies["sessionid"].value)
+        self.token = tokens.issue(user, "fault tests")[1]
+        testing.wait_until(self._up, START_BOUND, "gunicorn to answer", every=0.5)
+
+    def _up(self) -> bool:
+        try:
+            return self.session.get(f"{self.url}/healthz", timeout=5).status_code in (200, 503)
+        except requests.RequestException:
+            return False
+
+    def timed(self, method: str, path: str, **kwargs) -> tuple[requests.Response, float]:
+        """Call `path`; return the response and how long it took."""
+        started = time.monotonic()
+        response = self.session.request(method, f"{self.url}{path}", timeout=60, **kwargs)
+        return response, time.monotonic() - started
+
+    def api(self, path: str) -> tuple[requests.Response, float]:
+        return self.timed("POST", path, headers={"Authorization": f"Bearer {self.token}"})
+
+
+@pytest.fixture
+def web(hub):
+    server = Web(hub.env)
+    yield server
+    server.process.stop()
+
+
+def first_run_after(moment, job_id="probe_1"):
+    return ProbeRun.objects.filter(job_id=job_id, started_at__gte=moment).order_by("started_at").first()
+
+
+def ledger_end(job_id="probe_1"):
+    return ProbeRun.objects.filter(job_id=job_id).latest("scheduled_at").scheduled_at
+
+
+# --- 6. Redis paused ---------------------------------------------------------------------
+# Longer than beat's publish timeout: 10 s on the socket, once retried (retry_on_timeout).
+PAUSE_SECONDS = 25
+PUBLISH_BOUND = 25
+
+
+@pytest.mark.timeout(180)
+def test_while_redis_is_paused_the_web_answers_beat_gives_up_in_time_and_no_slot_doubles(
+    hub, web, redis_server, fault_report
+):
+    """`CLIENT PAUSE ALL` keeps Redis's connections open but unanswered, the case where a
+    missing socket timeout hangs a request or beat for good. Every answer is bounded: the
+    pages and the API do not touch Redis, `/healthz` reports the broker down in its own
+    3 s, beat's send fails and says so, and the slots due meanwhile are run or recorded
+    missed (coalesced) once Redis answers again."""
+    from strategies.models import Strategy
+
+    strategy = Strategy.objects.create(name="Trend", symbol="BTC/USDT", interval_seconds=60)
+    probe(interval=1)
+    worker = hub.worker()
+    beat = hub.beat()
+    wait_for_slots(2)
+    start = timezone.now()
+    log_mark = len(beat.lines)
+
+    redis_server.cli("CLIENT", "PAUSE", str(PAUSE_SECONDS * 1000), "ALL")
+    paused_at = time.monotonic()
+    resumed_at = timezone.now() + timedelta(seconds=PAUSE_SECONDS)
+    answers = {
+        "/healthz": web.timed("GET", "/healthz"),
+        "/jobs/": web.timed("GET", "/jobs/"),
+        "start": web.api(f"/api/v1/strategies/{strategy.pk}/start"),
+        "stop": web.api(f"/api/v1/strategies/{strategy.pk}/stop"),
+    }
+    assert time.monotonic() - paused_at < PAUSE_SECONDS, "the requests outlasted the pause"
+    for what, (_, took) in answers.items():
+        assert took < ANSWER_BOUND, f"{what} took {took:.1f}s while Redis was paused"
+    health = answers["/healthz"][0]
+    assert health.status_code == 503
+    assert health.json()["components"]["broker"] == {
+        "status": "fail",
+        "message": "broker unreachable: TimeoutError",
+    }
+    assert answers["/jobs/"][0].status_code == 200
+    assert answers["start"][0].json()["active"] is True
+    assert answers["stop"][0].json()["active"] is False
+
+    # Beat's send to the paused Redis fails within its socket timeout, and it says so.
+    beat.wait_for_line(r"Broker unreachable, \d+ run\(s\) waiting", PUBLISH_BOUND, log_mark)
+    gave_up = time.monotonic() - paused_at
+    assert gave_up < PAUSE_SECONDS
+    testing.wait_until(
+        lambda: first_run_after(resumed_at), RUN_BOUND, "a probe run after the pause"
+    )
+    recovery = (first_run_after(resumed_at).started_at - resumed_at).total_seconds()
+    wait_for_slots(probe_slots() + 3)
+    assert beat.proc.poll() is None and worker.proc.poll() is None
+    assert web.timed("GET", "/healthz")[0].status_code == 200
+    end = ledger_end()
+    coalesced = JobRun.objects.filter(job_id="probe_1", status=JobRun.MISSED).first()
+    assert coalesced is not None and coalesced.summary.startswith("coalesced:")
+
+    slowest = max(took for _, took in answers.values())
+    row = fault_report.ledger(
+        6,
+        ["probe_1"],
+        start,
+        end,
+        recovery=round(recovery, 1),
+        note=f"CLIENT PAUSE {PAUSE_SECONDS}s: slowest web answer {slowest:.1f}s, "
+        f"beat's send failed after {gave_up:.0f}s",
+    )
+    assert row["duplicates"] == []
+    assert row["lost"] == []
