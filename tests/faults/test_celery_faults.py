@@ -8,7 +8,6 @@ test counts its slots on the probe ledger. (Fault 5, Redis stopped, is tested th
 """
 
 import os
-import signal
 import time
 from datetime import timedelta
 
@@ -18,14 +17,9 @@ from django.test import Client
 from django.utils import timezone
 
 from scheduler import testing
-from scheduler.models import JobRun, ProbeRun
-from scheduler.tests.test_celery_backend import (  # noqa: F401 (fixtures)
-    celery_env,
-    hub,
-    probe,
-    probe_slots,
-    wait_for_slots,
-)
+from scheduler.models import JobRun, ProbeRun, Schedule
+from scheduler.tests import test_celery_backend as celery_tests
+from scheduler.tests.test_celery_backend import probe, probe_slots, wait_for_slots
 
 from ..heroku import VENV_BIN
 
@@ -36,6 +30,10 @@ RUN_BOUND = 30
 # A request, a health check or a send to a Redis that accepts connections but does not
 # answer must give up within this (settings: REDIS_TIMEOUT 3 s, socket_timeout 10 s).
 ANSWER_BOUND = 15
+
+# The Celery backend's own fixtures: workers and beats started on demand, on a private Redis.
+celery_env = celery_tests.celery_env
+hub = celery_tests.hub
 
 
 # --- Helpers ----------------------------------------------------------------------------
@@ -86,7 +84,8 @@ def web(hub):
 
 
 def first_run_after(moment, job_id="probe_1"):
-    return ProbeRun.objects.filter(job_id=job_id, started_at__gte=moment).order_by("started_at").first()
+    runs = ProbeRun.objects.filter(job_id=job_id, started_at__gte=moment)
+    return runs.order_by("started_at").first()
 
 
 def ledger_end(job_id="probe_1"):
@@ -164,6 +163,73 @@ def test_while_redis_is_paused_the_web_answers_beat_gives_up_in_time_and_no_slot
         recovery=round(recovery, 1),
         note=f"CLIENT PAUSE {PAUSE_SECONDS}s: slowest web answer {slowest:.1f}s, "
         f"beat's send failed after {gave_up:.0f}s",
+    )
+    assert row["duplicates"] == []
+    assert row["lost"] == []
+
+
+# --- 7. Redis absent at start ------------------------------------------------------------
+@pytest.mark.timeout(180)
+def test_a_worker_dyno_started_before_redis_says_so_retries_and_runs_once_redis_is_up(
+    redis_with_password, settings, client, fault_report
+):
+    """A worker dyno (the Procfile's `worker`: the worker with beat embedded) whose Redis
+    is not there yet: one clear line per attempt, a bounded wait between attempts, the
+    process stays up (no crash loop for Heroku to restart), no password in the logs, and
+    `/healthz` says the broker is down. When Redis comes up, the slots run."""
+    redis = redis_with_password
+    redis.stop()  # its port is now free: nothing listens there
+    settings.SCHEDULER_BACKEND = "celery"
+    settings.CELERY_BROKER_URL = redis.url
+    Schedule.objects.all().delete()
+    start = timezone.now()
+    probe(interval=1)
+    env = testing.subprocess_env(
+        SCHEDULER_BACKEND="celery",
+        REDIS_URL=redis.url,
+        SCHEDULER_HEARTBEAT_SECONDS="1",
+        PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+    )
+    dyno = testing.Process(testing.procfile_command("worker"), env=env)
+    try:
+        dyno.wait_for_line(
+            rf"consumer: Cannot connect to redis://:\*\*@127\.0\.0\.1:{redis.port}/0: "
+            r"Error 111 connecting .* Connection refused",
+            START_BOUND,
+        )
+        retry = dyno.wait_for_line(r"Trying again in (\d+\.\d+) seconds\.\.\. \((1)/\d+\)", 10)
+        dyno.wait_for_line(r"Trying again in \d+\.\d+ seconds\.\.\. \(2/\d+\)", 30)
+        # The embedded beat says so too, and keeps its runs to send.
+        dyno.wait_for_line(r"Broker unreachable, \d+ run\(s\) waiting to be sent", 30)
+        assert dyno.proc.poll() is None, "the worker gave up instead of retrying"
+        health = client.get("/healthz")
+        assert health.status_code == 503
+        assert health.json()["components"]["broker"] == {
+            "status": "fail",
+            "message": "broker unreachable: ConnectionError",
+        }
+
+        redis.start()  # on the same port
+        up_at = timezone.now()
+        dyno.wait_for_line(r"\bready\.", START_BOUND)
+        testing.wait_until(lambda: first_run_after(up_at), RUN_BOUND, "a run once Redis is up")
+        recovery = (first_run_after(up_at).started_at - up_at).total_seconds()
+        wait_for_slots(probe_slots() + 3)
+        assert client.get("/healthz").json()["components"]["broker"]["status"] == "ok"
+        end = ledger_end()
+    finally:
+        dyno.stop(timeout=40)
+    assert redis.password not in dyno.output
+    assert redis.password not in health.content.decode()
+
+    row = fault_report.ledger(
+        7,
+        ["probe_1"],
+        start,
+        end,
+        recovery=round(recovery, 1),
+        note="worker -B started with no Redis: Redis up after the 2nd retry "
+        f"(waits {retry.group(1)}s, growing by 2 s up to kombu's 30 s)",
     )
     assert row["duplicates"] == []
     assert row["lost"] == []
