@@ -197,7 +197,7 @@ def test_a_worker_dyno_started_before_redis_says_so_retries_and_runs_once_redis_
             r"Error 111 connecting .* Connection refused",
             START_BOUND,
         )
-        retry = dyno.wait_for_line(r"Trying again in (\d+\.\d+) seconds\.\.\. \((1)/\d+\)", 10)
+        retry = dyno.wait_for_line(r"Trying again in (\d+\.\d+) seconds\.\.\. \(1/\d+\)", 10)
         dyno.wait_for_line(r"Trying again in \d+\.\d+ seconds\.\.\. \(2/\d+\)", 30)
         # The embedded beat says so too, and keeps its runs to send.
         dyno.wait_for_line(r"Broker unreachable, \d+ run\(s\) waiting to be sent", 30)
