@@ -8,6 +8,8 @@ test counts its slots on the probe ledger. (Fault 5, Redis stopped, is tested th
 """
 
 import os
+import re
+import signal
 import time
 from datetime import timedelta
 
@@ -233,3 +235,103 @@ def test_a_worker_dyno_started_before_redis_says_so_retries_and_runs_once_redis_
     )
     assert row["duplicates"] == []
     assert row["lost"] == []
+
+
+# --- 8. The worker's main process killed -----------------------------------------------
+VISIBILITY_TIMEOUT = 8
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.timeout(180)
+def test_a_worker_whose_main_process_is_killed_has_its_runs_redelivered_and_each_slot_runs_once(
+    hub, fault_report
+):
+    """SIGKILL on the worker's main process while its two pool processes run a slot each
+    (messages delivered, not acknowledged). The pool processes die with it; beat reaps
+    their claims at once (their pids are gone), and Redis gives the messages back after
+    the visibility timeout (8 s here, 300 s in production) to the next worker. A job that
+    allows a second attempt runs the cut slot again as attempt 2; one that does not keeps
+    it recorded interrupted, and its redelivered message runs nothing."""
+    hub.env["CELERY_VISIBILITY_TIMEOUT"] = str(VISIBILITY_TIMEOUT)
+    start = timezone.now()
+    # max_running=2: attempt 2 of the cut slot may overlap the next slot, not skip it.
+    probe("probe_retried", interval=4, max_attempts=2, max_running=2, kwargs={"sleep": 2.5})
+    probe("probe_once", interval=4, kwargs={"sleep": 2.5})
+    jobs = ["probe_retried", "probe_once"]
+    worker = hub.worker()
+    hub.beat()
+    cut = testing.wait_until(
+        lambda: len(running := list(ProbeRun.objects.filter(finished_at=None))) == 2 and running,
+        RUN_BOUND,
+        "a run of each job in flight on the pool",
+    )
+    slot = {run.job_id: run.scheduled_at for run in cut}
+    pool = {run.pid for run in cut}
+    assert slot["probe_retried"] == slot["probe_once"]
+    os.kill(worker.proc.pid, signal.SIGKILL)
+    killed, killed_at = time.monotonic(), timezone.now()
+    try:
+        second = hub.worker(name="w2")
+        second.wait_for_line(
+            rf"Slot {re.escape(slot['probe_once'].isoformat())} of probe_once already claimed",
+            VISIBILITY_TIMEOUT + RUN_BOUND,
+        )
+        redelivered = time.monotonic() - killed
+        pool_survived = [pid for pid in pool if alive(pid)]
+        testing.wait_until(
+            lambda: ProbeRun.objects.filter(
+                job_id="probe_retried", attempt=2, finished_at__isnull=False
+            ).exists(),
+            RUN_BOUND,
+            "attempt 2 of the cut slot",
+        )
+        first = ProbeRun.objects.filter(pid__in=pids_of(second)).order_by("started_at").first()
+        recovery = (first.started_at - killed_at).total_seconds()
+        for job_id in jobs:
+            wait_for_slots(probe_slots(job_id) + 2, job_id)
+        end = min(ledger_end(job_id) for job_id in jobs)
+    finally:
+        for pid in pool:  # orphans, should any outlive their parent
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+    assert pool_survived == []
+    retried = JobRun.objects.get(job_id="probe_retried", scheduled_at=slot["probe_retried"])
+    assert (retried.status, retried.attempt) == (JobRun.SUCCEEDED, 2)
+    assert retried.attempts[0]["error"].startswith("interrupted: owner ")
+    once = JobRun.objects.get(job_id="probe_once", scheduled_at=slot["probe_once"])
+    assert once.status == JobRun.INTERRUPTED
+    assert once.summary.startswith("interrupted: owner ") and "stopped heartbeating" in once.summary
+    assert (
+        ProbeRun.objects.filter(scheduled_at=slot["probe_once"], job_id="probe_once").count() == 1
+    )
+
+    row = fault_report.ledger(
+        8,
+        jobs,
+        start,
+        end,
+        recovery=round(recovery, 1),
+        note=f"pool processes died with the main one; unacked messages back after "
+        f"{redelivered:.0f}s (visibility timeout {VISIBILITY_TIMEOUT}s); cut slot: attempt 2 "
+        "where allowed, else recorded interrupted",
+    )
+    assert row["duplicates"] == []
+    assert row["lost"] == []
+
+
+def pids_of(worker: testing.Process) -> set[int]:
+    """The pool processes of a worker: the children of its main process."""
+    import subprocess
+
+    out = subprocess.run(
+        ["pgrep", "-P", str(worker.proc.pid)], capture_output=True, text=True, timeout=10
+    ).stdout
+    return {int(pid) for pid in out.split()}
