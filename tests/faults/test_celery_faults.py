@@ -335,3 +335,58 @@ def pids_of(worker: testing.Process) -> set[int]:
         ["pgrep", "-P", str(worker.proc.pid)], capture_output=True, text=True, timeout=10
     ).stdout
     return {int(pid) for pid in out.split()}
+
+
+# --- 9. Beat killed right after a send ---------------------------------------------------
+def executed_but_recorded_missed(job_id: str) -> list:
+    """Slots that ran although a `missed` record covers them: a record that lies."""
+    executed = set(ProbeRun.objects.filter(job_id=job_id).values_list("scheduled_at", flat=True))
+    ranges = JobRun.objects.filter(job_id=job_id, status=JobRun.MISSED).values_list(
+        "scheduled_at", "missed_until"
+    )
+    return sorted(s for s in executed for first, until in ranges if first <= s <= until)
+
+
+@pytest.mark.timeout(180)
+def test_beat_killed_a_second_after_a_send_doubles_no_slot_and_loses_none(
+    hub, redis_server, fault_report
+):
+    """SIGKILL on beat one second after a message reached Redis: the send is not in beat's
+    bookkeeping yet (written every 5 s), and the messages still wait for a worker. The
+    restarted beat sends from where the run history and the bookkeeping say; a slot sent
+    twice runs once (its claim), and no queued slot is recorded missed and run too."""
+    probe(interval=1)
+    start = timezone.now()
+    monitor = testing.Process(["redis-cli", "-p", str(redis_server.port), "MONITOR"])
+    try:
+        monitor.wait_for_line(r"^OK", 10)
+        first = hub.beat()  # no worker yet: what it sends waits in Redis
+        mark = len(monitor.lines)
+        monitor.wait_for_line(r'"LPUSH" "default"', RUN_BOUND, mark)
+        time.sleep(1)  # the fault: one second after a send
+        os.kill(first.proc.pid, signal.SIGKILL)
+        killed_at = timezone.now()
+        queued = celery_tests.queued_slots(hub)
+        hub.beat()
+        hub.worker()
+        testing.wait_until(lambda: first_run_after(killed_at), RUN_BOUND, "a run after the kill")
+        recovery = (first_run_after(killed_at).started_at - killed_at).total_seconds()
+        wait_for_slots(probe_slots() + 3)
+    finally:
+        monitor.stop()
+    end = ledger_end()
+    executed = set(ProbeRun.objects.values_list("scheduled_at", flat=True))
+    # Every slot sent before the kill runs (inside its grace), none is taken for unsent.
+    assert sorted(set(queued) - executed) == []
+    assert executed_but_recorded_missed("probe_1") == []
+
+    row = fault_report.ledger(
+        9,
+        ["probe_1"],
+        start,
+        end,
+        recovery=round(recovery, 1),
+        note=f"beat SIGKILLed 1 s after a send, {len(queued)} run(s) queued; restarted at once",
+    )
+    assert row["duplicates"] == []
+    assert row["lost"] == []
