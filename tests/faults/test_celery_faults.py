@@ -60,7 +60,11 @@ class Web:
         self.session = requests.Session()
         self.session.cookies.set("sessionid", client.cookies["sessionid"].value)
         self.token = tokens.issue(user, "fault tests")[1]
-        testing.wait_until(self._up, START_BOUND, "gunicorn to answer", every=0.5)
+        try:
+            testing.wait_until(self._up, START_BOUND, "gunicorn to answer", every=0.5)
+        except AssertionError:
+            self.process.stop()
+            raise
 
     def _up(self) -> bool:
         try:
@@ -259,7 +263,7 @@ def test_a_worker_whose_main_process_is_killed_has_its_runs_redelivered_and_each
     the visibility timeout (8 s here, 300 s in production) to the next worker. A job that
     allows a second attempt runs the cut slot again as attempt 2; one that does not keeps
     it recorded interrupted, and its redelivered message runs nothing."""
-    hub.env["CELERY_VISIBILITY_TIMEOUT"] = str(VISIBILITY_TIMEOUT)
+    hub.env["CELERY_VISIBILITY_TIMEOUT"] = str(VISIBILITY_TIMEOUT)  # before any process starts
     start = timezone.now()
     # max_running=2: attempt 2 of the cut slot may overlap the next slot, not skip it.
     probe("probe_retried", interval=4, max_attempts=2, max_running=2, kwargs={"sleep": 2.5})
