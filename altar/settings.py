@@ -336,6 +336,11 @@ CELERY_VISIBILITY_TIMEOUT = _int("CELERY_VISIBILITY_TIMEOUT", 300)
 REDIS_POLL_SECONDS = _int("REDIS_POLL_SECONDS", 5)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    # How often a worker looks for messages past the visibility timeout: a tenth of it,
+    # at most every 30 s. Kombu's own default looks every 100 s (10 s, throttled to one
+    # look in 10), so a dead worker's messages came back up to 100 s after the timeout.
+    "unacked_restore_interval": max(1, min(30, CELERY_VISIBILITY_TIMEOUT // 10)),
+    "unacked_restore_throttle": 1,
     "socket_connect_timeout": REDIS_TIMEOUT,
     # Bounds a publish or a ping to a Redis that accepts connections but does not answer
     # (paused, overloaded); a worker's blocking reads wait at most 1 s, well inside it.

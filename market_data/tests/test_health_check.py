@@ -79,5 +79,5 @@ def test_the_broker_is_checked_on_the_celery_backend(db, settings, scheduler_ali
     health_check()
     assert time.monotonic() - started < 10  # bounded, never a hang
     status, message = checks(HealthReport.latest())["broker"]
-    assert (status, message) == ("fail", "broker unreachable: OperationalError")
+    assert (status, message) == ("fail", "broker unreachable: ConnectionError")
     assert "hunter2" not in message
