@@ -267,8 +267,13 @@ class CeleryBackend(ReconcilingBackend):
         return True, "broker ok"
 
 
-# Kombu's Redis transport: where messages delivered to a worker wait for their ack.
+# Kombu's Redis transport: where messages delivered to a worker wait for their ack, and
+# how it names a queue's priority lists.
 UNACKED_KEY = "unacked"
+PRIORITY_SEPARATOR = "\x06\x16"
+# Beat reads at most this many of the newest messages per queue list at start: a backlog
+# left by a long worker outage must not fill beat's memory.
+WAITING_READ_LIMIT = 10_000
 
 
 def waiting_in_broker() -> dict[str, datetime]:
@@ -279,39 +284,59 @@ def waiting_in_broker() -> dict[str, datetime]:
     killed (SIGKILL, a crash) right after a send leaves the last sends unrecorded. Its
     successor then took slots whose messages were still queued for unsent: it recorded
     them missed, and the worker later ran all but the first of them anyway (the fault
-    suite's fault 9). Read from the broker itself, they count as sent. {} when Redis
-    cannot be read (the bookkeeping alone, as before)."""
-    import base64
-    import json
+    suite's fault 9). Read from the broker itself, they count as sent.
 
+    The lists and the unacked hash are read in one MULTI/EXEC, so a message a worker hands
+    back meanwhile is not missed between the two reads; only the newest
+    `WAITING_READ_LIMIT` messages of each list are read (kombu pushes at the head). {} when
+    Redis cannot be read: the bookkeeping alone, as before."""
     from django.conf import settings
-
-    from .celery_beat import RUN_TASK
+    from kombu.transport.redis import PRIORITY_STEPS
 
     if not settings.CELERY_BROKER_URL:
         return {}
+    lists = [
+        queue.name + (f"{PRIORITY_SEPARATOR}{step}" if step else "")
+        for queue in settings.CELERY_TASK_QUEUES
+        for step in PRIORITY_STEPS
+    ]
     client = CeleryBackend.redis_client(settings.REDIS_TIMEOUT)
     try:
-        messages = [
-            raw for queue in settings.CELERY_TASK_QUEUES for raw in client.lrange(queue.name, 0, -1)
-        ]
-        messages += [json.loads(raw)[0] for raw in client.hvals(UNACKED_KEY)]
+        with client.pipeline(transaction=True) as snapshot:
+            for name in lists:
+                snapshot.lrange(name, 0, WAITING_READ_LIMIT - 1)
+            snapshot.hvals(UNACKED_KEY)
+            *queued, unacked = snapshot.execute()
     except Exception as exc:
         logger.warning("Could not read the runs waiting in the broker: %s", type(exc).__name__)
         return {}
     finally:
         client.close()
+    found = [run_in_message(raw) for entries in queued for raw in entries]
+    found += [run_in_message(raw, unacked=True) for raw in unacked]
     latest: dict[str, datetime] = {}
-    for message in messages:
-        try:
-            if not isinstance(message, dict):
-                message = json.loads(message)
-            if message.get("headers", {}).get("task") != RUN_TASK:
-                continue
-            job_id, slot = json.loads(base64.b64decode(message["body"]))[0][:2]
-            slot = datetime.fromisoformat(slot)
-        except (ValueError, TypeError, KeyError, IndexError):
-            continue
+    for job_id, slot in filter(None, found):
         if job_id not in latest or slot > latest[job_id]:
             latest[job_id] = slot
     return latest
+
+
+def run_in_message(raw: bytes, unacked: bool = False) -> tuple[str, datetime] | None:
+    """(job id, slot) of a run message as kombu keeps it in Redis (an unacked entry is
+    [message, exchange, routing key]); None for another task's message or a malformed one,
+    which the bookkeeping then covers."""
+    import base64
+    import json
+
+    from .celery_beat import RUN_TASK
+
+    try:
+        message = json.loads(raw)
+        if unacked:
+            message = message[0]
+        if message.get("headers", {}).get("task") != RUN_TASK:
+            return None
+        job_id, slot = json.loads(base64.b64decode(message["body"]))[0][:2]
+        return job_id, datetime.fromisoformat(slot)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+        return None

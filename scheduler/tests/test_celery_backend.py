@@ -276,15 +276,47 @@ def test_a_beat_restart_with_runs_still_queued_counts_none_of_them_missed(hub):
 
 def queued_slots(hub, queue="default"):
     """The slots of the run messages waiting in a Redis queue."""
-    import base64
-    import json
-    from datetime import datetime
-
     import redis
 
+    from scheduler.backends.celery import run_in_message
+
     client = redis.Redis.from_url(hub.env["REDIS_URL"])
-    slots = []
-    for raw in client.lrange(queue, 0, -1):
-        body = json.loads(base64.b64decode(json.loads(raw)["body"]))
-        slots.append(datetime.fromisoformat(body[0][1]))
-    return slots
+    return [run_in_message(raw)[1] for raw in client.lrange(queue, 0, -1)]
+
+
+def test_beat_counts_run_messages_queued_or_unacked_in_redis_as_sent(redis_server, settings):
+    """What a new beat reads at start (fault 9): each job's latest slot whose message waits
+    in a queue, a priority list, or delivered to a worker and not acknowledged; another
+    task's message and a malformed entry are passed over."""
+    from datetime import UTC, datetime
+
+    from kombu import Connection
+
+    from scheduler.backends.celery import waiting_in_broker
+    from scheduler.backends.celery_beat import RUN_TASK
+
+    settings.CELERY_BROKER_URL = redis_server.url
+
+    def slot(second):
+        return datetime(2026, 1, 1, 10, 0, second, tzinfo=UTC)
+
+    with Connection(redis_server.url) as broker:
+        producer = broker.Producer()
+
+        def send(job_id, when, queue="default", task=RUN_TASK, **options):
+            body = [[job_id, when.isoformat(), 1], {}, {}]
+            producer.publish(
+                body, routing_key=queue, headers={"task": task}, serializer="json", **options
+            )
+
+        for queue in ("default", "strategies"):
+            broker.default_channel.queue_declare(queue)
+        send("probe_1", slot(10))
+        delivered = broker.default_channel.basic_get("default", no_ack=False)
+        assert delivered is not None  # now in the unacked hash, not the list
+        send("probe_1", slot(5))
+        send("probe_2", slot(20), queue="strategies", priority=6)
+        send("probe_3", slot(30), task="market_data.jobs.collect")
+        redis_server.cli("LPUSH", "default", "not json")
+
+        assert waiting_in_broker() == {"probe_1": slot(10), "probe_2": slot(20)}
