@@ -15,7 +15,7 @@ import traceback
 from datetime import datetime
 
 from asgiref.sync import async_to_sync
-from django.db import connections
+from django.db import InterfaceError, OperationalError, connection, connections
 from django.utils import timezone
 
 from . import claims, hotpath, registry, signals, stats
@@ -115,7 +115,7 @@ def _execute(schedule: Schedule, slot: datetime, run: JobRun) -> str | None:
         # leave it `running` behind a live heartbeat, so whoever gets the message back
         # takes it over as the next attempt; then let the exception go on.
         reason = f"interrupted: stopped from outside ({type(exc).__name__})"
-        hotpath.finish(run, JobRun.INTERRUPTED, timezone.now(), reason, "")
+        _finish(run, JobRun.INTERRUPTED, timezone.now(), reason, "")
         raise
     if outcome is None:
         return None
@@ -123,7 +123,7 @@ def _execute(schedule: Schedule, slot: datetime, run: JobRun) -> str | None:
     if run.attempt > 1:
         summary = f"{summary} (earlier: {run.summary})"
     finished = timezone.now()
-    if not hotpath.finish(run, status, finished, _one_line(summary), trace):
+    if not _finish(run, status, finished, _one_line(summary), trace):
         logger.error(
             "Job %s slot %s %s, but its claim changed meanwhile (taken over, or marked "
             "interrupted by a stopping scheduler); result not recorded",
@@ -137,6 +137,22 @@ def _execute(schedule: Schedule, slot: datetime, run: JobRun) -> str | None:
     log("Job %s %s in %.3fs: %s", job_id, status, took, summary)
     _announce(job_id, slot, status, summary)
     return status
+
+
+def _finish(run: JobRun, status: str, finished: datetime, summary: str, trace: str) -> bool:
+    """`hotpath.finish`, tried once more on a new connection when this thread's was cut
+    while the task ran (PostgreSQL restarted, or the session terminated): the outcome
+    must not be lost with the connection, or the claim would stay `running` for good, as
+    the holder's reaper leaves its own process's claims alone (fault 4 of issue 10)."""
+    try:
+        return hotpath.finish(run, status, finished, summary, trace)
+    except (InterfaceError, OperationalError) as exc:
+        logger.warning(
+            "Recording %s slot %s failed (%s); reconnecting", run.job_id, _iso(run.scheduled_at),
+            _one_line(exc),
+        )  # fmt: skip
+        connection.close()
+        return hotpath.finish(run, status, finished, summary, trace)
 
 
 def _announce(job_id: str, slot: datetime, status: str, summary: str) -> None:
