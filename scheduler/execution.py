@@ -25,6 +25,11 @@ logger = logging.getLogger("scheduler.execution")
 
 SUMMARY_LENGTH = 500
 
+# A run that finds the database unreachable before it starts tries again every
+# RECONNECT_EVERY seconds for RECONNECT_FOR seconds (a restart takes about one).
+RECONNECT_EVERY = 0.5
+RECONNECT_FOR = 10.0
+
 # Exceptions an engine raises inside a running task to stop it at its timeout (Celery's
 # soft time limit); a run ended by one is recorded as timed out, not failed.
 TIMEOUT_ERRORS: list[type[BaseException]] = []
@@ -79,7 +84,7 @@ def close_stale_connections() -> None:
 
 
 def _run(job_id: str, slot: datetime) -> str | None:
-    schedule = hotpath.load_schedule(job_id)
+    schedule = _load_schedule(job_id)
     if schedule is None or not schedule.enabled:
         logger.info("Job %s is no longer scheduled; slot %s not run", job_id, _iso(slot))
         return None
@@ -102,6 +107,29 @@ def _run(job_id: str, slot: datetime) -> str | None:
 
     with claims.executing(run):
         return _execute(schedule, slot, run)
+
+
+def _load_schedule(job_id: str) -> Schedule | None:
+    """`hotpath.load_schedule`, tried again on a new connection for up to `RECONNECT_FOR`
+    seconds while the database cannot be reached (fault 3 of issue 10).
+
+    After PostgreSQL restarts, this thread's connection is dead (and is checked at most
+    once a second by `close_stale_connections`), or the server is still starting; a slot
+    sent just then must not be lost to it. This is the first statement of a run and only
+    reads, so trying again is safe; a slot that gets through late past its grace is
+    recorded missed as usual."""
+    deadline = time.monotonic() + RECONNECT_FOR
+    while True:
+        try:
+            return hotpath.load_schedule(job_id)
+        except (InterfaceError, OperationalError) as exc:
+            if connection.in_atomic_block or time.monotonic() >= deadline:
+                raise  # a caller's transaction (a test, a shell) is not ours to end
+            connection.close()
+            logger.warning(
+                "Database unreachable before running %s (%s); reconnecting", job_id, _one_line(exc)
+            )
+            time.sleep(RECONNECT_EVERY)
 
 
 def _execute(schedule: Schedule, slot: datetime, run: JobRun) -> str | None:
@@ -147,6 +175,8 @@ def _finish(run: JobRun, status: str, finished: datetime, summary: str, trace: s
     try:
         return hotpath.finish(run, status, finished, summary, trace)
     except (InterfaceError, OperationalError) as exc:
+        if connection.in_atomic_block:
+            raise
         logger.warning(
             "Recording %s slot %s failed (%s); reconnecting", run.job_id, _iso(run.scheduled_at),
             _one_line(exc),
