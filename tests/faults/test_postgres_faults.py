@@ -265,51 +265,88 @@ def test_celery_worker_and_beat_ride_out_a_postgresql_restart_without_being_rest
 
 
 # --- Fault 4: every connection of the hub terminated mid-run -----------------------------------
-def test_terminating_every_hub_connection_mid_run_records_that_run_and_the_next_slot_runs(
-    hub, fault_report
-):
-    """A probe takes 3 s; while one is in flight, every session of the hub's database is
-    ended (the run's own connection, the lock session, the listener). The cut run must end
-    recorded failed or interrupted with a readable summary, not stay `running`; the
-    scheduler takes its lock again and the next slot runs."""
-    hub = hub()
-    job_ids = hub.probes(count=1, interval=5, sleep=3)
-    scheduler = hub.scheduler()
+def cut_every_connection_mid_run(hub: Hub, job_id: str, processes: list[testing.Process]):
+    """While a run of `job_id` (3 s long) is in flight, end every session of the hub's
+    database (the run's own connection, the scheduler lock's, the change listener's, a
+    worker's heartbeat). Returns the cut run's `JobRun` once it is recorded, the next
+    slot's finished probe row, and the recovery (seconds from the cut to that row)."""
     in_flight = testing.wait_until(
-        lambda: runs(job_id=job_ids[0], finished_at=None).first(), START_BOUND, "a run in flight"
+        lambda: runs(job_id=job_id, finished_at=None).first(), START_BOUND, "a run in flight"
     )
-    start = in_flight.scheduled_at
-
+    cut_at = timezone.now()
     assert hub.terminate_all() >= 2  # at least the run's connection and the lock session
-
     cut = testing.wait_until(
         lambda: (
             JobRun.objects.using(HUB)
-            .filter(scheduled_at=in_flight.scheduled_at, job_id=job_ids[0])
+            .filter(job_id=job_id, scheduled_at=in_flight.scheduled_at)
             .exclude(status=JobRun.RUNNING)
             .first()
         ),
         RECOVERY_BOUND,
-        "the cut run recorded",
+        "the cut run recorded (not left running)",
     )
     following = testing.wait_until(
-        lambda: runs(job_id=job_ids[0], scheduled_at__gt=start, finished_at__isnull=False).first(),
+        lambda: (
+            runs(job_id=job_id, scheduled_at__gt=in_flight.scheduled_at)
+            .exclude(finished_at=None)
+            .order_by("scheduled_at")
+            .first()
+        ),
         RECOVERY_BOUND,
         "the next slot run to the end",
     )
-    recovery = (following.started_at - in_flight.started_at).total_seconds()
-    end = following.scheduled_at
-
-    assert scheduler.proc.poll() is None, scheduler.output
+    for process in processes:
+        assert process.proc.poll() is None, process.output  # nothing crashed or restarted
     assert cut.status in (JobRun.FAILED, JobRun.INTERRUPTED), (cut.status, cut.summary)
     assert re.search(r"terminat|connection|interrupted", cut.summary), cut.summary
+    return cut, following, (following.started_at - cut_at).total_seconds()
+
+
+def test_terminating_every_hub_connection_mid_run_records_that_run_and_the_next_slot_runs(
+    hub, fault_report
+):
+    """Every session of the scheduler's database ended while a run is in flight: the
+    run's last write fails, and it must be recorded failed (on a new connection) with a
+    readable summary rather than stay `running` for good; the scheduler takes its lock
+    again and the next slot runs."""
+    hub = hub()
+    job_ids = hub.probes(count=1, interval=5, sleep=3)
+    scheduler = hub.scheduler()
+
+    cut, following, recovery = cut_every_connection_mid_run(hub, job_ids[0], [scheduler])
+
     row = fault_report.ledger(
         4,
         job_ids,
-        start,
-        end,
+        cut.scheduled_at,
+        following.scheduled_at,
         recovery=recovery,
-        note=f"runscheduler (APScheduler); cut run {cut.status}: {cut.summary[:80]}",
+        note=f"runscheduler (APScheduler); cut run {cut.status}: {cut.summary[:60]}",
+        using=HUB,
+    )
+    assert row["duplicates"] == []
+    assert row["lost"] == []
+
+
+def test_terminating_every_hub_connection_mid_run_on_celery_records_it_and_runs_on(
+    hub, redis_server, fault_report
+):
+    """The same under the Celery backend: the run is on a worker, whose task connection
+    and heartbeat connection are ended as well as beat's lock session."""
+    hub = hub(SCHEDULER_BACKEND="celery", REDIS_URL=redis_server.url)
+    job_ids = hub.probes(count=1, interval=5, sleep=3)
+    worker = hub.worker()
+    beat = hub.scheduler()
+
+    cut, following, recovery = cut_every_connection_mid_run(hub, job_ids[0], [worker, beat])
+
+    row = fault_report.ledger(
+        4,
+        job_ids,
+        cut.scheduled_at,
+        following.scheduled_at,
+        recovery=recovery,
+        note=f"Celery worker + beat; cut run {cut.status}: {cut.summary[:60]}",
         using=HUB,
     )
     assert row["duplicates"] == []
