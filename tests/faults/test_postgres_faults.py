@@ -141,6 +141,10 @@ class Hub:
         )
         return sum(1 for (ended,) in rows if ended)
 
+    def output(self) -> str:
+        """Every process's output, for a failure message."""
+        return "\n\n".join(f"$ {' '.join(p.args)}\n{p.output}" for p in self.processes)
+
     def stop(self) -> None:
         for process in reversed(self.processes):
             process.stop()
@@ -228,7 +232,7 @@ def test_the_scheduler_rides_out_a_postgresql_restart_without_being_restarted(hu
         3, job_ids, start, end, recovery=recovery, note="runscheduler (APScheduler)", using=HUB
     )
     assert row["duplicates"] == []
-    assert row["lost"] == []
+    assert row["lost"] == [], hub.output()
 
 
 def test_celery_worker_and_beat_ride_out_a_postgresql_restart_without_being_restarted(
@@ -259,7 +263,7 @@ def test_celery_worker_and_beat_ride_out_a_postgresql_restart_without_being_rest
         3, job_ids, start, end, recovery=recovery, note="Celery worker + beat", using=HUB
     )
     assert row["duplicates"] == []
-    assert row["lost"] == []
+    assert row["lost"] == [], hub.output()
 
 
 # --- Fault 4: every connection of the hub terminated mid-run -----------------------------------
@@ -323,7 +327,7 @@ def test_terminating_every_hub_connection_mid_run_records_that_run_and_the_next_
         using=HUB,
     )
     assert row["duplicates"] == []
-    assert row["lost"] == []
+    assert row["lost"] == [], hub.output()
 
 
 def test_terminating_every_hub_connection_mid_run_on_celery_records_it_and_runs_on(
@@ -348,4 +352,4 @@ def test_terminating_every_hub_connection_mid_run_on_celery_records_it_and_runs_
         using=HUB,
     )
     assert row["duplicates"] == []
-    assert row["lost"] == []
+    assert row["lost"] == [], hub.output()
