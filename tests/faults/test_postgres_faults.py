@@ -271,7 +271,8 @@ def cut_every_connection_mid_run(hub: Hub, job_id: str, processes: list[testing.
     """While a run of `job_id` (3 s long) is in flight, end every session of the hub's
     database (the run's own connection, the scheduler lock's, the change listener's, a
     worker's heartbeat). Returns the cut run's `JobRun` once it is recorded, the next
-    slot's finished probe row, and the recovery (seconds from the cut to that row)."""
+    slot's finished probe row, and the recovery: seconds from the cut until a run was
+    going again (that next slot's start, so it depends on when that slot falls due)."""
     in_flight = testing.wait_until(
         lambda: runs(job_id=job_id, finished_at=None).first(), START_BOUND, "a run in flight"
     )
