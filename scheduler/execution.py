@@ -111,7 +111,8 @@ def _run(job_id: str, slot: datetime) -> str | None:
 
 def _load_schedule(job_id: str) -> Schedule | None:
     """`hotpath.load_schedule`, tried again on a new connection for up to `RECONNECT_FOR`
-    seconds while the database cannot be reached (fault 3 of issue 10).
+    seconds while the database cannot be reached (fault 3 of issue 10); any other
+    database error is raised at once.
 
     After PostgreSQL restarts, this thread's connection is dead (and is checked at most
     once a second by `close_stale_connections`), or the server is still starting; a slot
@@ -123,8 +124,12 @@ def _load_schedule(job_id: str) -> Schedule | None:
         try:
             return hotpath.load_schedule(job_id)
         except (InterfaceError, OperationalError) as exc:
-            if connection.in_atomic_block or time.monotonic() >= deadline:
-                raise  # a caller's transaction (a test, a shell) is not ours to end
+            # Raised as it is when the connection still answers (the error is not about
+            # reaching the server), inside a caller's transaction (a test, a shell: not
+            # ours to end), or out of time.
+            alive = connection.connection is not None and connection.is_usable()
+            if alive or connection.in_atomic_block or time.monotonic() >= deadline:
+                raise
             connection.close()
             logger.warning(
                 "Database unreachable before running %s (%s); reconnecting", job_id, _one_line(exc)
