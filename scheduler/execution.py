@@ -15,7 +15,7 @@ import traceback
 from datetime import datetime
 
 from asgiref.sync import async_to_sync
-from django.db import connections
+from django.db import InterfaceError, OperationalError, connection, connections
 from django.utils import timezone
 
 from . import claims, hotpath, registry, signals, stats
@@ -24,6 +24,11 @@ from .models import JobRun, Schedule
 logger = logging.getLogger("scheduler.execution")
 
 SUMMARY_LENGTH = 500
+
+# A run that finds the database unreachable before it starts tries again every
+# RECONNECT_EVERY seconds for RECONNECT_FOR seconds (a restart takes about one).
+RECONNECT_EVERY = 0.5
+RECONNECT_FOR = 10.0
 
 # Exceptions an engine raises inside a running task to stop it at its timeout (Celery's
 # soft time limit); a run ended by one is recorded as timed out, not failed.
@@ -79,7 +84,7 @@ def close_stale_connections() -> None:
 
 
 def _run(job_id: str, slot: datetime) -> str | None:
-    schedule = hotpath.load_schedule(job_id)
+    schedule = _load_schedule(job_id)
     if schedule is None or not schedule.enabled:
         logger.info("Job %s is no longer scheduled; slot %s not run", job_id, _iso(slot))
         return None
@@ -104,6 +109,34 @@ def _run(job_id: str, slot: datetime) -> str | None:
         return _execute(schedule, slot, run)
 
 
+def _load_schedule(job_id: str) -> Schedule | None:
+    """`hotpath.load_schedule`, tried again on a new connection for up to `RECONNECT_FOR`
+    seconds while the database cannot be reached (fault 3 of issue 10); any other
+    database error is raised at once.
+
+    After PostgreSQL restarts, this thread's connection is dead (and is checked at most
+    once a second by `close_stale_connections`), or the server is still starting; a slot
+    sent just then must not be lost to it. This is the first statement of a run and only
+    reads, so trying again is safe; a slot that gets through late past its grace is
+    recorded missed as usual."""
+    deadline = time.monotonic() + RECONNECT_FOR
+    while True:
+        try:
+            return hotpath.load_schedule(job_id)
+        except (InterfaceError, OperationalError) as exc:
+            # Raised as it is when the connection still answers (the error is not about
+            # reaching the server), inside a caller's transaction (a test, a shell: not
+            # ours to end), or out of time.
+            alive = connection.connection is not None and connection.is_usable()
+            if alive or connection.in_atomic_block or time.monotonic() >= deadline:
+                raise
+            connection.close()
+            logger.warning(
+                "Database unreachable before running %s (%s); reconnecting", job_id, _one_line(exc)
+            )
+            time.sleep(RECONNECT_EVERY)
+
+
 def _execute(schedule: Schedule, slot: datetime, run: JobRun) -> str | None:
     job_id = schedule.job_id
     logger.info("Running job %s (slot %s, attempt %d)", job_id, _iso(slot), run.attempt)
@@ -115,7 +148,7 @@ def _execute(schedule: Schedule, slot: datetime, run: JobRun) -> str | None:
         # leave it `running` behind a live heartbeat, so whoever gets the message back
         # takes it over as the next attempt; then let the exception go on.
         reason = f"interrupted: stopped from outside ({type(exc).__name__})"
-        hotpath.finish(run, JobRun.INTERRUPTED, timezone.now(), reason, "")
+        _finish(run, JobRun.INTERRUPTED, timezone.now(), reason, "")
         raise
     if outcome is None:
         return None
@@ -123,7 +156,7 @@ def _execute(schedule: Schedule, slot: datetime, run: JobRun) -> str | None:
     if run.attempt > 1:
         summary = f"{summary} (earlier: {run.summary})"
     finished = timezone.now()
-    if not hotpath.finish(run, status, finished, _one_line(summary), trace):
+    if not _finish(run, status, finished, _one_line(summary), trace):
         logger.error(
             "Job %s slot %s %s, but its claim changed meanwhile (taken over, or marked "
             "interrupted by a stopping scheduler); result not recorded",
@@ -137,6 +170,24 @@ def _execute(schedule: Schedule, slot: datetime, run: JobRun) -> str | None:
     log("Job %s %s in %.3fs: %s", job_id, status, took, summary)
     _announce(job_id, slot, status, summary)
     return status
+
+
+def _finish(run: JobRun, status: str, finished: datetime, summary: str, trace: str) -> bool:
+    """`hotpath.finish`, tried once more on a new connection when this thread's was cut
+    while the task ran (PostgreSQL restarted, or the session terminated): the outcome
+    must not be lost with the connection, or the claim would stay `running` for good, as
+    the holder's reaper leaves its own process's claims alone (fault 4 of issue 10)."""
+    try:
+        return hotpath.finish(run, status, finished, summary, trace)
+    except (InterfaceError, OperationalError) as exc:
+        if connection.in_atomic_block:
+            raise
+        logger.warning(
+            "Recording %s slot %s failed (%s); reconnecting", run.job_id, _iso(run.scheduled_at),
+            _one_line(exc),
+        )  # fmt: skip
+        connection.close()
+        return hotpath.finish(run, status, finished, summary, trace)
 
 
 def _announce(job_id: str, slot: datetime, status: str, summary: str) -> None:

@@ -21,6 +21,7 @@ from .backends import get_backend_class
 from .backends.base import SchedulerBackend
 from .checks import check_scheduler_settings
 from .claims import owner_name
+from .execution import close_stale_connections
 from .leader import SchedulerLock, scheduler_lock
 from .models import SchedulerState
 from .notify import ChangeListener
@@ -101,8 +102,13 @@ class SchedulerRunner:
 
     def start_or_release(self) -> None:
         """`start`, or, if it fails, give the lock back and wait before competing again,
-        so a standby can try instead of this process holding a lock it does not use."""
+        so a standby can try instead of this process holding a lock it does not use.
+
+        The term starts on a checked connection: the one this thread last used may have
+        died with the server while the process stood by (PostgreSQL restarted, fault 3 of
+        issue 10), and starting on it would fail and cost another backoff."""
         try:
+            close_stale_connections()
             self.start()
         except BaseException:
             self.lock.release()

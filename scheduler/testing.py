@@ -7,6 +7,7 @@ rows there, whereas `JobRun`'s unique key would hide it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -28,10 +29,11 @@ BASE_DIR = Path(settings.BASE_DIR)
 
 
 # --- The ledger ----------------------------------------------------------------------------
-def duplicates(job_ids: list[str] | None = None) -> list[str]:
+def duplicates(job_ids: list[str] | None = None, using: str = "default") -> list[str]:
     """Slots executed more than once: a slot with more than one finished execution, or two
-    executions of the same attempt. Empty when every slot ran at most once."""
-    rows = ProbeRun.objects.all()
+    executions of the same attempt. Empty when every slot ran at most once. `using` names
+    the database alias to read (a hub on a private cluster has its own)."""
+    rows = ProbeRun.objects.using(using).all()
     if job_ids is not None:
         rows = rows.filter(job_id__in=job_ids)
     finished = Counter()
@@ -51,19 +53,19 @@ def duplicates(job_ids: list[str] | None = None) -> list[str]:
     return sorted(found)
 
 
-def lost(job_id: str, start: datetime, end: datetime) -> list[datetime]:
+def lost(job_id: str, start: datetime, end: datetime, using: str = "default") -> list[datetime]:
     """Slots of `job_id` due in [start, end] that neither executed (a probe row) nor were
     covered by a `missed` record. Empty when nothing was silently dropped."""
-    timing = Schedule.objects.get(job_id=job_id).timing
+    timing = Schedule.objects.using(using).get(job_id=job_id).timing
     executed = set(
-        ProbeRun.objects.filter(job_id=job_id, scheduled_at__range=(start, end)).values_list(
-            "scheduled_at", flat=True
-        )
+        ProbeRun.objects.using(using)
+        .filter(job_id=job_id, scheduled_at__range=(start, end))
+        .values_list("scheduled_at", flat=True)
     )
     missed = list(
-        JobRun.objects.filter(job_id=job_id, status=JobRun.MISSED).values_list(
-            "scheduled_at", "missed_until"
-        )
+        JobRun.objects.using(using)
+        .filter(job_id=job_id, status=JobRun.MISSED)
+        .values_list("scheduled_at", "missed_until")
     )
     gaps = []
     slot = timing.next_slot(start, inclusive=True)
@@ -75,21 +77,21 @@ def lost(job_id: str, start: datetime, end: datetime) -> list[datetime]:
     return gaps
 
 
-def tally(job_id: str, start: datetime, end: datetime) -> dict[str, int]:
+def tally(job_id: str, start: datetime, end: datetime, using: str = "default") -> dict[str, int]:
     """The fault report's figures for `job_id` over [start, end]: slots due, slots that
     executed, slots recorded missed (by policy) without executing, and slots lost."""
-    timing = Schedule.objects.get(job_id=job_id).timing
+    timing = Schedule.objects.using(using).get(job_id=job_id).timing
     executed = set(
-        ProbeRun.objects.filter(job_id=job_id, scheduled_at__range=(start, end)).values_list(
-            "scheduled_at", flat=True
-        )
+        ProbeRun.objects.using(using)
+        .filter(job_id=job_id, scheduled_at__range=(start, end))
+        .values_list("scheduled_at", flat=True)
     )
     expected = 0
     slot = timing.next_slot(start, inclusive=True)
     while slot is not None and slot <= end:
         expected += 1
         slot = timing.next_slot(slot)
-    gaps = len(lost(job_id, start, end))
+    gaps = len(lost(job_id, start, end, using))
     return {
         "expected": expected,
         "ran": len(executed),
@@ -354,3 +356,133 @@ def celery_worker(env: dict[str, str], concurrency: int = 2, name: str = "w1") -
     )
     worker.wait_for_line(r"\bready\.", timeout=60)
     return worker
+
+
+# --- A private PostgreSQL cluster -----------------------------------------------------------
+class PrivatePostgres:
+    """A private PostgreSQL cluster (`initdb` into a temporary folder, its own free port,
+    trust authentication on loopback), so a test may restart or stop it without touching
+    the shared server. Its superuser is `postgres`; `url(name)` is a DATABASE_URL.
+
+    PostgreSQL refuses to run as root: when the tests do (a CI container), `initdb` and
+    `pg_ctl` run as the unprivileged `postgres` account (`runuser -u postgres`), which
+    owns the folder. The tests still connect over TCP, so nothing else changes.
+    """
+
+    USER = "postgres"
+
+    def __init__(self, bin_dir: str | None = None):
+        import shutil
+        import tempfile
+
+        initdb = shutil.which("initdb", path=bin_dir) if bin_dir else shutil.which("initdb")
+        if initdb is None:
+            raise FileNotFoundError("initdb is not installed (nor on PATH)")
+        self.bin_dir = Path(initdb).parent
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="altar-pg-"))
+        self.data = self.dir / "data"
+        self.log = self.dir / "server.log"
+        self._as = []
+        if os.geteuid() == 0:
+            import pwd
+
+            account = pwd.getpwnam(self.USER)  # KeyError: no such account to run as
+            os.chown(self.dir, account.pw_uid, account.pw_gid)
+            self._as = ["runuser", "-u", self.USER, "--"]
+
+    @staticmethod
+    def available() -> str:
+        """Why a private cluster cannot be made here, or "" when it can."""
+        import shutil
+
+        if shutil.which("initdb") is None or shutil.which("pg_ctl") is None:
+            return "initdb/pg_ctl are not installed (PostgreSQL server binaries)"
+        if os.geteuid() == 0:
+            import pwd
+
+            try:
+                pwd.getpwnam(PrivatePostgres.USER)
+            except KeyError:
+                return "running as root and there is no `postgres` account to run initdb as"
+            if shutil.which("runuser") is None:
+                return "running as root and `runuser` is missing"
+        return ""
+
+    def _run(self, *args: str, timeout: float = 60) -> str:
+        result = subprocess.run(
+            [*self._as, str(self.bin_dir / args[0]), *args[1:]],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=self.dir,
+        )
+        if result.returncode != 0:
+            log = self.log.read_text() if self.log.exists() else ""
+            raise RuntimeError(f"{' '.join(args[:2])} failed:\n{result.stderr}{result.stdout}{log}")
+        return result.stdout
+
+    def start(self) -> PrivatePostgres:
+        """`initdb` (once), then start the server and wait until it accepts connections."""
+        if not (self.data / "PG_VERSION").exists():
+            self._run(
+                "initdb", "-D", str(self.data), "-U", self.USER, "--auth=trust", "--no-sync",
+                "-E", "UTF8", "--locale=C",
+            )  # fmt: skip
+        self._pg_ctl("start")
+        return self
+
+    def _pg_ctl(self, action: str, *extra: str) -> None:
+        # fsync off: the cluster is thrown away; a clean restart loses nothing either way.
+        options = (
+            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c max_connections=200"
+        )
+        self._run(
+            "pg_ctl", action, "-D", str(self.data), "-l", str(self.log), "-o", options, "-w",
+            "-t", "60", *extra,
+        )  # fmt: skip
+
+    def restart(self, mode: str = "fast") -> None:
+        """`pg_ctl restart -m <mode>`: every session is cut, the server is back on the
+        same port when this returns."""
+        self._pg_ctl("restart", "-m", mode)
+
+    def stop(self, mode: str = "fast") -> None:
+        if (self.data / "postmaster.pid").exists():
+            self._pg_ctl("stop", "-m", mode)
+
+    def remove(self) -> None:
+        import shutil
+
+        with contextlib.suppress(RuntimeError, subprocess.TimeoutExpired):
+            self.stop("immediate")
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def url(self, name: str = "postgres") -> str:
+        return f"postgres://{self.USER}@127.0.0.1:{self.port}/{name}"
+
+    def connect(self, name: str = "postgres"):
+        """A psycopg2 connection (autocommit) as the superuser."""
+        import psycopg2
+
+        conn = psycopg2.connect(
+            dbname=name, user=self.USER, host="127.0.0.1", port=self.port, connect_timeout=5
+        )
+        conn.autocommit = True
+        return conn
+
+    def execute(self, sql: str, params=(), name: str = "postgres") -> list[tuple]:
+        """Run one statement on a connection of its own; return its rows (if any)."""
+        conn = self.connect(name)
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute(sql, params)
+                return cursor.fetchall() if cursor.description else []
+        finally:
+            conn.close()
+
+    def createdb(self, name: str, template: str = "template1") -> str:
+        """CREATE DATABASE `name` (a copy of `template`); returns its DATABASE_URL."""
+        self.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        return self.url(name)

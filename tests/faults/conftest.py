@@ -26,17 +26,21 @@ class FaultReport:
         end,
         recovery: float | None = None,
         note: str = "",
+        using: str = "default",
     ) -> dict:
         """Tally `job_ids` over [start, end], record the row and return it; the test then
-        asserts `row["duplicates"] == []` and `row["lost"] == []`."""
+        asserts `row["duplicates"] == []` and `row["lost"] == []`. `using` is the database
+        alias holding the ledger (a hub on a private cluster)."""
         totals = {"expected": 0, "ran": 0, "missed": 0}
         lost = []
         for job_id in job_ids:
-            figures = testing.tally(job_id, start, end)
+            figures = testing.tally(job_id, start, end, using)
             for key in totals:
                 totals[key] += figures[key]
-            lost += [f"{job_id} {slot.isoformat()}" for slot in testing.lost(job_id, start, end)]
-        row = dict(totals, duplicates=testing.duplicates(job_ids), lost=lost)
+            lost += [
+                f"{job_id} {slot.isoformat()}" for slot in testing.lost(job_id, start, end, using)
+            ]
+        row = dict(totals, duplicates=testing.duplicates(job_ids, using), lost=lost)
         self.record(fault, recovery=recovery, note=note, **row)
         return row
 
