@@ -80,6 +80,16 @@ def start_redis(password: str = "", idle_timeout: int = 0) -> testing.RedisServe
     return testing.RedisServer(password, idle_timeout).start()
 
 
+@pytest.fixture
+def fault_report(request):
+    """This test's rows in the fault report (tests/faults/report.py)."""
+    from tests.faults.report import FaultReport
+
+    report = FaultReport(request.node.nodeid)
+    yield report
+    report.save()
+
+
 @pytest.fixture(autouse=True)
 def served_over_plain_http(settings):
     """The test client and live server speak plain http, as a local run behind no proxy

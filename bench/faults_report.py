@@ -4,8 +4,8 @@ expected, run, missed by policy, duplicated and lost, and the recovery time.
 Each fault test records its figures from the probe ledger (the `fault_report` fixture,
 through FAULTS_REPORT). The suite runs twice, as `make test` does: on PostgreSQL (every
 fault but SQLite's) and on SQLite (fault 16). Faults whose behaviour an earlier issue built
-are tested where it was built (`tests/faults/catalogue.py`); their tests run too, and the
-table shows their outcome.
+are tested where it was built (`tests/faults/catalogue.py`); those tests run too, and
+record their figures where they count slots.
 
     .venv/bin/python bench/faults_report.py [--format table|json] \\
         [--database-url postgres://postgres@127.0.0.1:5432/altar_faults]
@@ -61,7 +61,7 @@ def summarise(rows: list[dict], results: dict[str, str], faults: list[int]) -> l
     lines = []
     for fault in faults:
         recorded = by_fault.get(fault, [])
-        tests = sorted({row["test"] for row in recorded}) + TESTED_ELSEWHERE.get(fault, [])
+        tests = sorted({row["test"] for row in recorded} | set(TESTED_ELSEWHERE.get(fault, [])))
         states = {results.get(node, "not run") for node in tests}
         recoveries = [row["recovery"] for row in recorded if row.get("recovery") is not None]
 

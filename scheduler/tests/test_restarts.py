@@ -14,7 +14,7 @@ pytestmark = pytest.mark.subprocess
 
 
 def test_after_a_stop_each_job_continues_on_its_grid_and_the_gap_is_one_missed_record(
-    scheduler_process,
+    scheduler_process, fault_report
 ):
     schedule = Schedule.objects.create(
         job_id="probe_1", task="probe", interval_seconds=1, misfire_grace_seconds=2
@@ -44,8 +44,17 @@ def test_after_a_stop_each_job_continues_on_its_grid_and_the_gap_is_one_missed_r
     assert stopped - timedelta(seconds=2) <= gap.scheduled_at <= gap.missed_until <= restarted
     assert "while the scheduler was stopped" in gap.summary
     window_end = ProbeRun.objects.latest("scheduled_at").scheduled_at
-    assert testing.lost("probe_1", schedule.anchor, window_end) == []
-    assert testing.duplicates() == []
+    first_after = ProbeRun.objects.filter(started_at__gte=restarted).earliest("started_at")
+    row = fault_report.ledger(
+        2,
+        ["probe_1"],
+        schedule.anchor,
+        window_end,
+        recovery=(first_after.started_at - restarted).total_seconds(),
+        note="a 4 s outage of a 1 s job (grace 2 s)",
+    )
+    assert row["lost"] == []
+    assert row["duplicates"] == []
     # Slots stay on the anchor's grid, and no catch-up burst followed the restart.
     assert all(
         (slot - schedule.anchor).total_seconds() % 1 == 0

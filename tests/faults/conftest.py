@@ -1,53 +1,9 @@
-"""Fixtures of the fault suite: each test adds its row to the fault report."""
+"""The fault suite's folder: every test here is marked `faults` (and `subprocess`). Each
+records its figures with the `fault_report` fixture (root conftest.py)."""
 
-import json
 import os
 
 import pytest
-
-from scheduler import testing
-
-from .catalogue import FAULTS
-
-
-class FaultReport:
-    """Collects one test's figures from the probe ledger. With `FAULTS_REPORT` set (by
-    `bench/faults_report.py`) the rows are appended to that file as JSON lines."""
-
-    def __init__(self, test: str):
-        self.test = test
-        self.rows: list[dict] = []
-
-    def ledger(
-        self,
-        fault: int,
-        job_ids: list[str],
-        start,
-        end,
-        recovery: float | None = None,
-        note: str = "",
-        using: str = "default",
-    ) -> dict:
-        """Tally `job_ids` over [start, end], record the row and return it; the test then
-        asserts `row["duplicates"] == []` and `row["lost"] == []`. `using` is the database
-        alias holding the ledger (a hub on a private cluster)."""
-        totals = {"expected": 0, "ran": 0, "missed": 0}
-        lost = []
-        for job_id in job_ids:
-            figures = testing.tally(job_id, start, end, using)
-            for key in totals:
-                totals[key] += figures[key]
-            lost += [
-                f"{job_id} {slot.isoformat()}" for slot in testing.lost(job_id, start, end, using)
-            ]
-        row = dict(totals, duplicates=testing.duplicates(job_ids, using), lost=lost)
-        self.record(fault, recovery=recovery, note=note, **row)
-        return row
-
-    def record(self, fault: int, recovery: float | None = None, note: str = "", **figures):
-        """Record a row by hand (for faults measured by something other than slots)."""
-        assert fault in FAULTS, f"unknown fault {fault}"
-        self.rows.append(dict(fault=fault, test=self.test, recovery=recovery, note=note, **figures))
 
 
 def pytest_collection_modifyitems(config, items):
@@ -57,14 +13,3 @@ def pytest_collection_modifyitems(config, items):
         if str(item.path).startswith(here):
             item.add_marker(pytest.mark.faults)
             item.add_marker(pytest.mark.subprocess)
-
-
-@pytest.fixture
-def fault_report(request):
-    report = FaultReport(request.node.nodeid)
-    yield report
-    path = os.environ.get("FAULTS_REPORT")
-    if path and report.rows:
-        with open(path, "a") as out:
-            for row in report.rows:
-                out.write(json.dumps(row, default=str) + "\n")
