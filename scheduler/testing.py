@@ -380,14 +380,16 @@ class PrivatePostgres:
             raise FileNotFoundError("initdb is not installed (nor on PATH)")
         self.bin_dir = Path(initdb).parent
         self.port = free_port()
-        self.dir = Path(tempfile.mkdtemp(prefix="altar-pg-"))
-        self.data = self.dir / "data"
-        self.log = self.dir / "server.log"
-        self._as = []
+        account = None
         if os.geteuid() == 0:
             import pwd
 
             account = pwd.getpwnam(self.USER)  # KeyError: no such account to run as
+        self.dir = Path(tempfile.mkdtemp(prefix="altar-pg-"))
+        self.data = self.dir / "data"
+        self.log = self.dir / "server.log"
+        self._as = []
+        if account is not None:
             os.chown(self.dir, account.pw_uid, account.pw_gid)
             self._as = ["runuser", "-u", self.USER, "--"]
 
@@ -453,10 +455,16 @@ class PrivatePostgres:
             self._pg_ctl("stop", "-m", mode)
 
     def remove(self) -> None:
+        """Stop the server (SIGKILL to the postmaster if `pg_ctl` cannot) and delete the
+        folder: nothing is left running or on disk, whatever state a test left it in."""
         import shutil
 
-        with contextlib.suppress(RuntimeError, subprocess.TimeoutExpired):
+        try:
             self.stop("immediate")
+        except (RuntimeError, subprocess.TimeoutExpired):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                pid = int((self.data / "postmaster.pid").read_text().split()[0])
+                os.kill(pid, signal.SIGKILL)  # its backends exit once the postmaster is gone
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def url(self, name: str = "postgres") -> str:

@@ -43,8 +43,9 @@ def cluster():
         if os.environ.get("CI") == "true":
             pytest.fail(f"{why}, and CI=true: failing")
         pytest.skip(f"no private PostgreSQL cluster: {why}")
-    server = testing.PrivatePostgres().start()
+    server = testing.PrivatePostgres()
     try:
+        server.start()
         migrate = subprocess.run(
             [sys.executable, "manage.py", "migrate", "--no-input"],
             cwd=testing.BASE_DIR,
