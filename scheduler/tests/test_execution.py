@@ -189,3 +189,23 @@ def test_run_finished_is_sent_once_with_the_outcome_and_a_failing_receiver_chang
         run_finished.disconnect(broken)
     assert heard == [("signal_job", slot, JobRun.SUCCEEDED)]
     assert JobRun.objects.get(job_id="signal_job").status == JobRun.SUCCEEDED
+
+
+def test_the_ledger_counts_a_skipped_slot_as_recorded_not_lost(db):
+    anchor = this_second()
+    Schedule.objects.create(job_id="probe_1", task="probe", interval_seconds=10, anchor=anchor)
+    ProbeRun.objects.create(job_id="probe_1", scheduled_at=anchor, pid=1, started_at=anchor)
+    skipped = anchor + timedelta(seconds=10)
+    JobRun.objects.create(
+        job_id="probe_1",
+        scheduled_at=skipped,
+        status=JobRun.SKIPPED,
+        summary="skipped: 1 run(s) of this job still going",
+    )
+    assert testing.lost("probe_1", anchor, skipped) == []
+    assert testing.tally("probe_1", anchor, skipped) == {
+        "expected": 2,
+        "ran": 1,
+        "missed": 1,
+        "lost": 0,
+    }
