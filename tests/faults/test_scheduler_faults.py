@@ -147,12 +147,21 @@ def test_restarts_faster_than_the_interval_still_run_every_slot(scheduler_proces
     )
     process.stop()
 
+    runs = probe_rows(["probe_restarts"]).filter(scheduled_at__range=(schedule.anchor, end))
+    latest_start = max(
+        (started - slot).total_seconds()
+        for slot, started in runs.values_list("scheduled_at", "started_at")
+    )
     row = fault_report.ledger(
         10,
         ["probe_restarts"],
         schedule.anchor,
         end,
-        note=f"6s job, {restarts} restarts every 4s (SIGTERM, start again)",
+        recovery=round(latest_start, 1),
+        note=(
+            f"6s job, {restarts} restarts every 4s (SIGTERM, start again); recovery = the "
+            "latest a slot started after its time"
+        ),
     )
     assert row["duplicates"] == []
     assert row["lost"] == []
@@ -298,6 +307,7 @@ def test_an_hour_jump_of_a_running_schedulers_clock_runs_one_coalesced_slot(
     jump = offset.with_name("jump")
     jump.write_text("+3600\n")
     os.replace(jump, offset)
+    jumped = time.monotonic()
     jumped_at = timezone.now()
     jumped_to = jumped_at + timedelta(hours=1)
     # The next runs are an hour ahead of this process's clock.
@@ -311,6 +321,7 @@ def test_an_hour_jump_of_a_running_schedulers_clock_runs_one_coalesced_slot(
         20,
         "a run after the jump",
     ).scheduled_at
+    recovery = time.monotonic() - jumped
     # The last slot run on the old clock (one may have run just as the file was written).
     before = (
         probe_rows(["probe_jump"])
@@ -328,7 +339,11 @@ def test_an_hour_jump_of_a_running_schedulers_clock_runs_one_coalesced_slot(
         ["probe_jump"],
         schedule.anchor,
         following,
-        note=f"across processes (libfaketime): 2s job, clock +1h, {gap.missed_count} coalesced",
+        recovery=round(recovery, 1),
+        note=(
+            f"across processes (libfaketime): 2s job, clock +1h, {gap.missed_count} slots "
+            "coalesced; recovery = from the jump to the coalesced run"
+        ),
     )
     assert row["duplicates"] == []
     assert row["lost"] == []
