@@ -34,8 +34,9 @@ def run_job(job_id: str, slot: datetime | None = None) -> str | None:
     """Run job `job_id` for `slot` at most once, and record how it went.
 
     1. Close stale connections (the job runs outside a request, like django-apscheduler's
-       `close_old_connections`), and load the schedule; a disabled or deleted one runs
-       nothing.
+       `close_old_connections`), and load the schedule; a deleted one runs nothing, and a
+       paused one runs nothing and records the slot `missed` (it was handed over before
+       the pause).
     2. A slot started later than the schedule's misfire grace is recorded `missed`.
     3. Claim the slot: insert its `JobRun` row, unique per (job, slot). If the row exists,
        take it over only when its owner died and another attempt is allowed; otherwise
@@ -80,9 +81,11 @@ def close_stale_connections() -> None:
 
 def _run(job_id: str, slot: datetime) -> str | None:
     schedule = hotpath.load_schedule(job_id)
-    if schedule is None or not schedule.enabled:
+    if schedule is None:
         logger.info("Job %s is no longer scheduled; slot %s not run", job_id, _iso(slot))
         return None
+    if not schedule.enabled:
+        return _record_paused(schedule, slot)
 
     now = timezone.now()
     lateness = (now - slot).total_seconds()
@@ -180,6 +183,20 @@ def _attempts(schedule: Schedule, slot: datetime, run: JobRun) -> tuple[str, str
             return None
         status, summary, trace = _call_task(schedule, slot, run.attempt)
     return status, summary, trace
+
+
+def _record_paused(schedule: Schedule, slot: datetime) -> str | None:
+    """A slot handed over before its job was paused, that had not started when the pause
+    landed (queued behind busy threads, or a message waiting for a worker), is recorded
+    missed. It used to be dropped with only a log line: a pause applies from the next
+    slot, and this one was already on its way, so it must leave a record."""
+    reason = "missed: the job was paused before this run started"
+    if not claims.record_missed(schedule.job_id, slot, slot, 1, reason):
+        return None  # claimed already: it ran (or is running) before the pause
+    logger.warning(
+        "Missed %s slot %s: the job was paused before it started", schedule.job_id, _iso(slot)
+    )
+    return JobRun.MISSED
 
 
 def _record_late(schedule: Schedule, slot: datetime, lateness: float) -> str | None:

@@ -175,6 +175,52 @@ def test_a_bulk_pause_and_resume_during_a_run_keeps_the_grid_and_fires_that_slot
     assert row["ran"] == row["expected"] == 2
 
 
+def test_a_slot_queued_behind_the_run_in_flight_is_recorded_missed_when_the_job_is_paused(
+    scheduler_process, staff_client, fault_report
+):
+    """On a one-thread pool, a job every 2 s whose run takes 5 s: its next slot is handed
+    to the pool and waits behind the run in flight. Paused meanwhile, that slot must not
+    run (the pause applies) and must not vanish either: it is recorded missed, saying
+    why. (It used to be dropped with a log line only.)"""
+    process = scheduler_process(env=testing.subprocess_env(SCHEDULER_THREADS="1"))
+    schedule = in_flight_probe("probe_queued", interval=2, sleep=5)
+    first = schedule.anchor
+    queued = first + timedelta(seconds=2)
+    wait_for_run_of(schedule, first)
+    testing.wait_until(
+        lambda: timezone.now() >= queued + timedelta(milliseconds=300), 5, "the next slot"
+    )
+    mark = len(process.lines)
+    response = staff_client.post(
+        "/admin/scheduler/schedule/", {"action": "pause_jobs", "_selected_action": [schedule.pk]}
+    )
+    assert response.status_code == 302
+    process.wait_for_line(r"Removed job probe_queued\b", BOUND, mark)
+    assert still_running("probe_queued", first)  # paused while the next slot waited
+
+    missed = testing.wait_until(
+        lambda: JobRun.objects.filter(job_id="probe_queued", scheduled_at=queued).first(),
+        BOUND,
+        "the queued slot to be recorded",
+    )
+    testing.wait_until(lambda: not still_running("probe_queued", first), BOUND, "the run to end")
+    process.stop()
+
+    assert missed.status == JobRun.MISSED
+    assert missed.summary == "missed: the job was paused before this run started"
+    assert probe_slots("probe_queued") == [first]
+    row = fault_report.ledger(
+        11,
+        ["probe_queued"],
+        first,
+        queued,
+        note="bulk pause during a 5s run, the next slot queued behind it (1 thread)",
+    )
+    assert row["duplicates"] == []
+    assert row["lost"] == []
+    assert (row["ran"], row["missed"]) == (1, 1)
+
+
 # --- 12 ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("max_running", [1, 2])
 def test_run_now_during_a_scheduled_run_is_skipped_and_recorded_unless_overlap_is_allowed(
