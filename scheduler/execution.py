@@ -15,7 +15,7 @@ import traceback
 from datetime import datetime
 
 from asgiref.sync import async_to_sync
-from django.db import InterfaceError, OperationalError, connection, connections
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, connections
 from django.utils import timezone
 
 from . import claims, hotpath, registry, signals, stats
@@ -25,8 +25,9 @@ logger = logging.getLogger("scheduler.execution")
 
 SUMMARY_LENGTH = 500
 
-# A run that finds the database unreachable before it starts tries again every
-# RECONNECT_EVERY seconds for RECONNECT_FOR seconds (a restart takes about one).
+# A run that finds the database unreachable as it starts, or as it records its outcome,
+# tries again every RECONNECT_EVERY seconds for RECONNECT_FOR seconds (a restart takes
+# about one).
 RECONNECT_EVERY = 0.5
 RECONNECT_FOR = 10.0
 
@@ -39,8 +40,9 @@ def run_job(job_id: str, slot: datetime | None = None) -> str | None:
     """Run job `job_id` for `slot` at most once, and record how it went.
 
     1. Close stale connections (the job runs outside a request, like django-apscheduler's
-       `close_old_connections`), and load the schedule; a disabled or deleted one runs
-       nothing.
+       `close_old_connections`), and load the schedule; a deleted one runs nothing, and a
+       paused one runs nothing and records the slot `missed` (it was handed over before
+       the pause).
     2. A slot started later than the schedule's misfire grace is recorded `missed`.
     3. Claim the slot: insert its `JobRun` row, unique per (job, slot). If the row exists,
        take it over only when its owner died and another attempt is allowed; otherwise
@@ -85,9 +87,11 @@ def close_stale_connections() -> None:
 
 def _run(job_id: str, slot: datetime) -> str | None:
     schedule = _load_schedule(job_id)
-    if schedule is None or not schedule.enabled:
+    if schedule is None:
         logger.info("Job %s is no longer scheduled; slot %s not run", job_id, _iso(slot))
         return None
+    if not schedule.enabled:
+        return _record_paused(schedule, slot)
 
     now = timezone.now()
     lateness = (now - slot).total_seconds()
@@ -110,31 +114,42 @@ def _run(job_id: str, slot: datetime) -> str | None:
 
 
 def _load_schedule(job_id: str) -> Schedule | None:
-    """`hotpath.load_schedule`, tried again on a new connection for up to `RECONNECT_FOR`
-    seconds while the database cannot be reached (fault 3 of issue 10); any other
-    database error is raised at once.
+    """`hotpath.load_schedule`, through `_reconnecting` (fault 3 of issue 10).
 
     After PostgreSQL restarts, this thread's connection is dead (and is checked at most
     once a second by `close_stale_connections`), or the server is still starting; a slot
     sent just then must not be lost to it. This is the first statement of a run and only
     reads, so trying again is safe; a slot that gets through late past its grace is
     recorded missed as usual."""
+    return _reconnecting(lambda: hotpath.load_schedule(job_id), f"before running {job_id}")
+
+
+def _reconnecting(call, what: str):
+    """`call()`, tried again on a new connection (at once, then every `RECONNECT_EVERY`
+    seconds, for up to `RECONNECT_FOR`) while the database cannot be reached: PostgreSQL
+    restarting, or this thread's session terminated. Any other database error is raised
+    at once: the connection still answers, so the error is not about reaching the server.
+    So is one inside a caller's transaction (a test, a shell: not ours to end). Only for
+    statements that are safe to repeat.
+
+    A thread waits here at most `RECONNECT_FOR` seconds; during a long outage the pool's
+    threads all wait, and the slots queued behind them are recorded missed once they get
+    through past their grace."""
     deadline = time.monotonic() + RECONNECT_FOR
+    tries = 0
     while True:
         try:
-            return hotpath.load_schedule(job_id)
+            return call()
         except (InterfaceError, OperationalError) as exc:
-            # Raised as it is when the connection still answers (the error is not about
-            # reaching the server), inside a caller's transaction (a test, a shell: not
-            # ours to end), or out of time.
             alive = connection.connection is not None and connection.is_usable()
             if alive or connection.in_atomic_block or time.monotonic() >= deadline:
                 raise
             connection.close()
-            logger.warning(
-                "Database unreachable before running %s (%s); reconnecting", job_id, _one_line(exc)
-            )
-            time.sleep(RECONNECT_EVERY)
+            if tries == 0:
+                logger.warning("Database unreachable %s (%s); reconnecting", what, _one_line(exc))
+            else:
+                time.sleep(RECONNECT_EVERY)
+            tries += 1
 
 
 def _execute(schedule: Schedule, slot: datetime, run: JobRun) -> str | None:
@@ -148,7 +163,10 @@ def _execute(schedule: Schedule, slot: datetime, run: JobRun) -> str | None:
         # leave it `running` behind a live heartbeat, so whoever gets the message back
         # takes it over as the next attempt; then let the exception go on.
         reason = f"interrupted: stopped from outside ({type(exc).__name__})"
-        _finish(run, JobRun.INTERRUPTED, timezone.now(), reason, "")
+        try:
+            _finish(run, JobRun.INTERRUPTED, timezone.now(), reason, "")
+        except DatabaseError as db_error:  # the exception that stopped the run goes on
+            logger.error("Could not record %s interrupted: %s", job_id, _one_line(db_error))
         raise
     if outcome is None:
         return None
@@ -173,21 +191,27 @@ def _execute(schedule: Schedule, slot: datetime, run: JobRun) -> str | None:
 
 
 def _finish(run: JobRun, status: str, finished: datetime, summary: str, trace: str) -> bool:
-    """`hotpath.finish`, tried once more on a new connection when this thread's was cut
-    while the task ran (PostgreSQL restarted, or the session terminated): the outcome
-    must not be lost with the connection, or the claim would stay `running` for good, as
-    the holder's reaper leaves its own process's claims alone (fault 4 of issue 10)."""
-    try:
+    """`hotpath.finish`, through `_reconnecting`: when this thread's connection was cut
+    while the task ran (PostgreSQL restarted, or the session terminated), the outcome
+    must not be lost with it, or the claim would stay `running` for good, as the holder's
+    reaper leaves its own process's claims alone (faults 3 and 4 of issue 10).
+
+    The write is guarded by the claim (owner, attempt, still running), so repeating it is
+    safe. When a repeat matches nothing, the first write may have committed before its
+    reply was lost: the row then already says what was written."""
+    tries = []
+
+    def record() -> bool:
+        tries.append(True)
         return hotpath.finish(run, status, finished, summary, trace)
-    except (InterfaceError, OperationalError) as exc:
-        if connection.in_atomic_block:
-            raise
-        logger.warning(
-            "Recording %s slot %s failed (%s); reconnecting", run.job_id, _iso(run.scheduled_at),
-            _one_line(exc),
-        )  # fmt: skip
-        connection.close()
-        return hotpath.finish(run, status, finished, summary, trace)
+
+    if _reconnecting(record, f"recording {run.job_id} slot {_iso(run.scheduled_at)}"):
+        return True
+    return len(tries) > 1 and (
+        JobRun.objects.filter(
+            pk=run.pk, attempt=run.attempt, status=status, finished_at=finished
+        ).exists()
+    )
 
 
 def _announce(job_id: str, slot: datetime, status: str, summary: str) -> None:
@@ -231,6 +255,20 @@ def _attempts(schedule: Schedule, slot: datetime, run: JobRun) -> tuple[str, str
             return None
         status, summary, trace = _call_task(schedule, slot, run.attempt)
     return status, summary, trace
+
+
+def _record_paused(schedule: Schedule, slot: datetime) -> str | None:
+    """A slot handed over before its job was paused, that had not started when the pause
+    landed (queued behind busy threads, or a message waiting for a worker), is recorded
+    missed. It used to be dropped with only a log line: a pause applies from the next
+    slot, and this one was already on its way, so it must leave a record."""
+    reason = "missed: the job was paused before this run started"
+    if not claims.record_missed(schedule.job_id, slot, slot, 1, reason):
+        return None  # claimed already: it ran (or is running) before the pause
+    logger.warning(
+        "Missed %s slot %s: the job was paused before it started", schedule.job_id, _iso(slot)
+    )
+    return JobRun.MISSED
 
 
 def _record_late(schedule: Schedule, slot: datetime, lateness: float) -> str | None:

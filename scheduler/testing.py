@@ -55,7 +55,9 @@ def duplicates(job_ids: list[str] | None = None, using: str = "default") -> list
 
 def lost(job_id: str, start: datetime, end: datetime, using: str = "default") -> list[datetime]:
     """Slots of `job_id` due in [start, end] that neither executed (a probe row) nor were
-    covered by a `missed` record. Empty when nothing was silently dropped."""
+    recorded as not run by policy: covered by a `missed` record, or a `skipped` one (the
+    overlap limit: a run record with a summary, not silence). Empty when nothing was
+    silently dropped."""
     timing = Schedule.objects.using(using).get(job_id=job_id).timing
     executed = set(
         ProbeRun.objects.using(using)
@@ -67,10 +69,17 @@ def lost(job_id: str, start: datetime, end: datetime, using: str = "default") ->
         .filter(job_id=job_id, status=JobRun.MISSED)
         .values_list("scheduled_at", "missed_until")
     )
+    skipped = set(
+        JobRun.objects.using(using)
+        .filter(job_id=job_id, status=JobRun.SKIPPED, scheduled_at__range=(start, end))
+        .values_list("scheduled_at", flat=True)
+    )
     gaps = []
     slot = timing.next_slot(start, inclusive=True)
     while slot is not None and slot <= end:
-        covered = any(first <= slot <= (until or first) for first, until in missed)
+        covered = slot in skipped or any(
+            first <= slot <= (until or first) for first, until in missed
+        )
         if slot not in executed and not covered:
             gaps.append(slot)
         slot = timing.next_slot(slot)
@@ -79,7 +88,8 @@ def lost(job_id: str, start: datetime, end: datetime, using: str = "default") ->
 
 def tally(job_id: str, start: datetime, end: datetime, using: str = "default") -> dict[str, int]:
     """The fault report's figures for `job_id` over [start, end]: slots due, slots that
-    executed, slots recorded missed (by policy) without executing, and slots lost."""
+    executed, slots recorded missed or skipped (by policy) without executing, and slots
+    lost."""
     timing = Schedule.objects.using(using).get(job_id=job_id).timing
     executed = set(
         ProbeRun.objects.using(using)

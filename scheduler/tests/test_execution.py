@@ -92,11 +92,21 @@ def test_an_overlapping_slot_is_skipped_and_recorded():
 
 
 @pytest.mark.django_db
-def test_a_disabled_or_deleted_schedule_runs_nothing():
-    probe_schedule(enabled=False)
-    assert run_job("probe_1", slot=this_second()) is None
+def test_a_deleted_schedule_runs_nothing():
     assert run_job("no_such_job", slot=this_second()) is None
     assert not JobRun.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_slot_handed_over_before_a_pause_runs_nothing_and_is_recorded_missed():
+    probe_schedule(enabled=False)
+    slot = this_second()
+    assert run_job("probe_1", slot=slot) == JobRun.MISSED
+    run = JobRun.objects.get(job_id="probe_1")
+    assert (run.scheduled_at, run.missed_until, run.missed_count) == (slot, slot, 1)
+    assert run.summary == "missed: the job was paused before this run started"
+    assert ProbeRun.objects.count() == 0
+    assert run_job("probe_1", slot=slot) is None  # handed over twice: one record
 
 
 def test_the_ledger_reports_a_slot_executed_twice(db):
@@ -189,3 +199,23 @@ def test_run_finished_is_sent_once_with_the_outcome_and_a_failing_receiver_chang
         run_finished.disconnect(broken)
     assert heard == [("signal_job", slot, JobRun.SUCCEEDED)]
     assert JobRun.objects.get(job_id="signal_job").status == JobRun.SUCCEEDED
+
+
+def test_the_ledger_counts_a_skipped_slot_as_recorded_not_lost(db):
+    anchor = this_second()
+    Schedule.objects.create(job_id="probe_1", task="probe", interval_seconds=10, anchor=anchor)
+    ProbeRun.objects.create(job_id="probe_1", scheduled_at=anchor, pid=1, started_at=anchor)
+    skipped = anchor + timedelta(seconds=10)
+    JobRun.objects.create(
+        job_id="probe_1",
+        scheduled_at=skipped,
+        status=JobRun.SKIPPED,
+        summary="skipped: 1 run(s) of this job still going",
+    )
+    assert testing.lost("probe_1", anchor, skipped) == []
+    assert testing.tally("probe_1", anchor, skipped) == {
+        "expected": 2,
+        "ran": 1,
+        "missed": 1,
+        "lost": 0,
+    }

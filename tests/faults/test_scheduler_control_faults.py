@@ -1,0 +1,279 @@
+"""Faults 11 and 12 of issue 10: a person changes a job while one of its runs is in flight.
+
+11. An admin edits the interval, or bulk-pauses and resumes the job, from the admin while a
+    run of it is going → that slot is not dispatched a second time, and the change applies
+    from the next slot (whose time is asserted).
+12. "Run now" is pressed while a scheduled run is going → no second run at the same time
+    unless the schedule's overlap limit allows it; the request is recorded either way (a
+    `skipped` run with its reason, or a run).
+
+Each runs a real `manage.py runscheduler` on the test database; the web side is the test
+client (the admin and the status pages), as a web process would write.
+"""
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from scheduler import testing
+from scheduler.models import JobRun, ProbeRun, RunRequest, Schedule, whole_second
+
+# Generous bounds for one event on a loaded machine (the scheduler reacts within a second).
+BOUND = 20
+
+
+def in_flight_probe(job_id: str, interval: int, sleep: float, **fields) -> Schedule:
+    """A probe job whose first slot is two seconds ahead, each run taking `sleep` s."""
+    return Schedule.objects.create(
+        job_id=job_id,
+        task="probe",
+        interval_seconds=interval,
+        anchor=whole_second(timezone.now()) + timedelta(seconds=2),
+        kwargs={"sleep": sleep},
+        **fields,
+    )
+
+
+def wait_for_run_of(schedule: Schedule, slot) -> ProbeRun:
+    return testing.wait_until(
+        lambda: ProbeRun.objects.filter(job_id=schedule.job_id, scheduled_at=slot).first(),
+        BOUND,
+        f"{schedule.job_id} slot {slot:%H:%M:%S} to start",
+    )
+
+
+def probe_slots(job_id: str) -> list:
+    return list(
+        ProbeRun.objects.filter(job_id=job_id)
+        .order_by("scheduled_at")
+        .values_list("scheduled_at", flat=True)
+    )
+
+
+def still_running(job_id: str, slot) -> bool:
+    return JobRun.objects.filter(job_id=job_id, scheduled_at=slot, status=JobRun.RUNNING).exists()
+
+
+def change_form_data(schedule: Schedule, **changes) -> dict:
+    """What the admin change form posts for `schedule`, with `changes` typed in."""
+    from scheduler.admin import ScheduleForm
+
+    form = ScheduleForm(instance=schedule)
+    data = {}
+    for name in form.fields:
+        if name == "job_id":
+            continue  # read-only once the schedule exists
+        value = changes.get(name, form.initial.get(name))
+        if isinstance(value, bool):
+            if value:
+                data[name] = "on"
+            continue
+        if name == "kwargs":
+            value = json.dumps(value)
+        data[name] = "" if value is None else value
+    return data
+
+
+def no_second_dispatch(process, job_id: str) -> None:
+    """The engine never handed a slot of `job_id` over twice (the claim would have refused
+    it, and said so in this line)."""
+    assert not [line for line in process.lines if f"of {job_id} already claimed" in line]
+
+
+# --- 11 ---------------------------------------------------------------------------------
+def test_an_interval_edited_in_admin_during_a_run_applies_from_the_next_slot_only(
+    scheduler_process, staff_client, fault_report
+):
+    """The edit re-anchors the grid at the edit (the next run one new interval later);
+    the run in flight finishes once and its slot is not fired again."""
+    process = scheduler_process()
+    schedule = in_flight_probe("probe_edit", interval=4, sleep=3)
+    first = schedule.anchor
+    wait_for_run_of(schedule, first)
+
+    mark = len(process.lines)
+    edited_from = timezone.now()
+    response = staff_client.post(
+        f"/admin/scheduler/schedule/{schedule.pk}/change/",
+        change_form_data(schedule, interval_seconds=3),
+    )
+    edited_to = timezone.now()
+    assert response.status_code == 302, response.content.decode()[:2000]
+    process.wait_for_line(r"Registered job probe_edit \(every 3s\)", BOUND, mark)
+    assert still_running("probe_edit", first)  # the edit landed while the run was going
+
+    schedule.refresh_from_db()
+    new_anchor = schedule.anchor
+    # The new grid starts one new interval after the edit (rounded up to a second).
+    assert whole_second(edited_from) + timedelta(seconds=3) <= new_anchor
+    assert new_anchor <= whole_second(edited_to) + timedelta(seconds=4)
+    following = new_anchor + timedelta(seconds=3)
+    wait_for_run_of(schedule, following)
+    end = following
+    testing.wait_until(
+        lambda: not still_running("probe_edit", end), BOUND, "the second new-grid run to end"
+    )
+    process.stop()
+
+    assert probe_slots("probe_edit")[:3] == [first, new_anchor, following]
+    assert JobRun.objects.get(job_id="probe_edit", scheduled_at=first).status == JobRun.SUCCEEDED
+    no_second_dispatch(process, "probe_edit")
+    row = fault_report.ledger(
+        11,
+        ["probe_edit"],
+        new_anchor,
+        end,
+        note="interval 4s→3s edited in admin 1s into a 3s run; next slot = edit + 3s",
+    )
+    assert row["duplicates"] == []
+    assert row["lost"] == []
+    assert row["ran"] == row["expected"] == 2
+
+
+def test_a_bulk_pause_and_resume_during_a_run_keeps_the_grid_and_fires_that_slot_once(
+    scheduler_process, staff_client, fault_report
+):
+    """Pause drops the engine job and resume registers it again; its next run time comes
+    from the run history, so the slot in flight is not fired again and the job continues
+    on its grid with the slot after it."""
+    process = scheduler_process()
+    schedule = in_flight_probe("probe_toggle", interval=6, sleep=4)
+    first = schedule.anchor
+    wait_for_run_of(schedule, first)
+
+    url = "/admin/scheduler/schedule/"
+    for action, line in [
+        ("pause_jobs", r"Removed job probe_toggle\b"),
+        ("resume_jobs", r"Registered job probe_toggle \(every 6s\)"),
+    ]:
+        mark = len(process.lines)
+        response = staff_client.post(url, {"action": action, "_selected_action": [schedule.pk]})
+        assert response.status_code == 302
+        process.wait_for_line(line, BOUND, mark)
+    assert still_running("probe_toggle", first)  # both toggles landed during the run
+
+    second = first + timedelta(seconds=6)
+    wait_for_run_of(schedule, second)
+    testing.wait_until(
+        lambda: not still_running("probe_toggle", second), BOUND, "the next run to end"
+    )
+    process.stop()
+
+    assert probe_slots("probe_toggle") == [first, second]
+    no_second_dispatch(process, "probe_toggle")
+    row = fault_report.ledger(
+        11,
+        ["probe_toggle"],
+        first,
+        second,
+        note="bulk pause + resume in admin during a 4s run; next slot on the same grid",
+    )
+    assert row["duplicates"] == []
+    assert row["lost"] == []
+    assert row["ran"] == row["expected"] == 2
+
+
+def test_a_slot_queued_behind_the_run_in_flight_is_recorded_missed_when_the_job_is_paused(
+    scheduler_process, staff_client, fault_report
+):
+    """On a one-thread pool, a job every 2 s whose run takes 5 s: its next slot is handed
+    to the pool and waits behind the run in flight. Paused meanwhile, that slot must not
+    run (the pause applies) and must not vanish either: it is recorded missed, saying
+    why. (It used to be dropped with a log line only.)"""
+    process = scheduler_process(env=testing.subprocess_env(SCHEDULER_THREADS="1"))
+    schedule = in_flight_probe("probe_queued", interval=2, sleep=5)
+    first = schedule.anchor
+    queued = first + timedelta(seconds=2)
+    wait_for_run_of(schedule, first)
+    testing.wait_until(
+        lambda: timezone.now() >= queued + timedelta(milliseconds=300), 5, "the next slot"
+    )
+    mark = len(process.lines)
+    response = staff_client.post(
+        "/admin/scheduler/schedule/", {"action": "pause_jobs", "_selected_action": [schedule.pk]}
+    )
+    assert response.status_code == 302
+    process.wait_for_line(r"Removed job probe_queued\b", BOUND, mark)
+    assert still_running("probe_queued", first)  # paused while the next slot waited
+
+    missed = testing.wait_until(
+        lambda: JobRun.objects.filter(job_id="probe_queued", scheduled_at=queued).first(),
+        BOUND,
+        "the queued slot to be recorded",
+    )
+    testing.wait_until(lambda: not still_running("probe_queued", first), BOUND, "the run to end")
+    process.stop()
+
+    assert missed.status == JobRun.MISSED
+    assert missed.summary == "missed: the job was paused before this run started"
+    assert probe_slots("probe_queued") == [first]
+    row = fault_report.ledger(
+        11,
+        ["probe_queued"],
+        first,
+        queued,
+        note="bulk pause during a 5s run, the next slot queued behind it (1 thread)",
+    )
+    assert row["duplicates"] == []
+    assert row["lost"] == []
+    assert (row["ran"], row["missed"]) == (1, 1)
+
+
+# --- 12 ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("max_running", [1, 2])
+def test_run_now_during_a_scheduled_run_is_skipped_and_recorded_unless_overlap_is_allowed(
+    scheduler_process, staff_client, fault_report, max_running
+):
+    """With `max_running=1` the manual slot is claimed, finds the scheduled run still
+    going, and is recorded `skipped` with its reason; with 2 it runs alongside, as the
+    policy allows. Either way the request is handed over once and leaves a run record."""
+    process = scheduler_process()
+    schedule = in_flight_probe("probe_busy", interval=600, sleep=3, max_running=max_running)
+    scheduled = schedule.anchor
+    wait_for_run_of(schedule, scheduled)
+    # The manual slot is the second it is asked for: ask in a later second than the
+    # scheduled slot, so the two are different slots.
+    testing.wait_until(
+        lambda: timezone.now() >= scheduled + timedelta(seconds=1), 5, "the next second"
+    )
+    mark = len(process.lines)
+    assert staff_client.post("/jobs/probe_busy/run-now").status_code == 302
+    request = RunRequest.objects.get(job_id="probe_busy")
+    assert still_running("probe_busy", scheduled)  # asked while the scheduled run went on
+    process.wait_for_line(r"Run now: probe_busy slot .* handed to the engine", BOUND, mark)
+
+    def final(slot):
+        return JobRun.objects.filter(job_id="probe_busy", scheduled_at=slot).exclude(
+            status=JobRun.RUNNING
+        )
+
+    manual = testing.wait_until(lambda: final(request.slot).first(), BOUND, "the manual run")
+    testing.wait_until(lambda: final(scheduled).exists(), BOUND, "the scheduled run to end")
+    process.stop()
+
+    request.refresh_from_db()
+    assert request.handed_at is not None
+    runs = list(
+        ProbeRun.objects.filter(job_id="probe_busy")
+        .order_by("started_at")
+        .values_list("scheduled_at", "started_at", "finished_at")
+    )
+    if max_running == 1:
+        assert manual.status == JobRun.SKIPPED
+        assert manual.summary == "skipped: 1 run(s) of this job still going"
+        assert [slot for slot, _, _ in runs] == [scheduled]
+    else:
+        assert manual.status == JobRun.SUCCEEDED
+        (_, _, first_end), (_, second_start, _) = runs
+        assert second_start < first_end  # ran alongside, as max_running=2 allows
+    row = fault_report.ledger(
+        12,
+        ["probe_busy"],
+        scheduled,
+        scheduled,
+        note=f"max_running={max_running}: manual slot {manual.status} ({manual.summary})",
+    )
+    assert row["duplicates"] == []
+    assert row["lost"] == []
