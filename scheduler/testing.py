@@ -55,9 +55,10 @@ def duplicates(job_ids: list[str] | None = None, using: str = "default") -> list
 
 def lost(job_id: str, start: datetime, end: datetime, using: str = "default") -> list[datetime]:
     """Slots of `job_id` due in [start, end] that neither executed (a probe row) nor were
-    recorded as not run by policy: covered by a `missed` record, or a `skipped` one (the
-    overlap limit: a run record with a summary, not silence). Empty when nothing was
-    silently dropped."""
+    recorded as not run by policy: covered by a `missed` record, or by a `skipped` one
+    (the overlap limit) made while an execution of the job was really going on, as the
+    ledger shows. A skip with no execution in flight is a claim stuck `running`: lost.
+    Empty when nothing was silently dropped."""
     timing = Schedule.objects.using(using).get(job_id=job_id).timing
     executed = set(
         ProbeRun.objects.using(using)
@@ -69,11 +70,17 @@ def lost(job_id: str, start: datetime, end: datetime, using: str = "default") ->
         .filter(job_id=job_id, status=JobRun.MISSED)
         .values_list("scheduled_at", "missed_until")
     )
-    skipped = set(
-        JobRun.objects.using(using)
-        .filter(job_id=job_id, status=JobRun.SKIPPED, scheduled_at__range=(start, end))
-        .values_list("scheduled_at", flat=True)
+    executions = list(
+        ProbeRun.objects.using(using).filter(job_id=job_id).values_list("started_at", "finished_at")
     )
+    skipped = {
+        slot
+        for slot, at in JobRun.objects.using(using)
+        .filter(job_id=job_id, status=JobRun.SKIPPED, scheduled_at__range=(start, end))
+        .values_list("scheduled_at", "started_at")  # when the skip was decided
+        if at is not None
+        and any(began <= at and (ended is None or ended >= at) for began, ended in executions)
+    }
     gaps = []
     slot = timing.next_slot(start, inclusive=True)
     while slot is not None and slot <= end:

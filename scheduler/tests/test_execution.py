@@ -210,6 +210,7 @@ def test_the_ledger_counts_a_skipped_slot_as_recorded_not_lost(db):
         job_id="probe_1",
         scheduled_at=skipped,
         status=JobRun.SKIPPED,
+        started_at=skipped,
         summary="skipped: 1 run(s) of this job still going",
     )
     assert testing.lost("probe_1", anchor, skipped) == []
@@ -219,3 +220,21 @@ def test_the_ledger_counts_a_skipped_slot_as_recorded_not_lost(db):
         "missed": 1,
         "lost": 0,
     }
+
+
+def test_the_ledger_counts_a_skip_with_no_run_in_flight_as_lost(db):
+    """A skip while nothing executes is a claim stuck `running`, not the overlap limit."""
+    anchor = this_second()
+    Schedule.objects.create(job_id="probe_1", task="probe", interval_seconds=10, anchor=anchor)
+    ProbeRun.objects.create(
+        job_id="probe_1",
+        scheduled_at=anchor,
+        pid=1,
+        started_at=anchor - timedelta(seconds=5),
+        finished_at=anchor - timedelta(seconds=4),
+    )
+    skipped = anchor + timedelta(seconds=10)
+    JobRun.objects.create(
+        job_id="probe_1", scheduled_at=skipped, status=JobRun.SKIPPED, started_at=anchor
+    )
+    assert testing.lost("probe_1", anchor, skipped) == [skipped]

@@ -267,18 +267,57 @@ def test_celery_worker_and_beat_ride_out_a_postgresql_restart_without_being_rest
     assert row["lost"] == [], hub.output()
 
 
+def test_a_run_in_flight_across_a_postgresql_restart_is_recorded_and_the_next_slot_runs(
+    hub, fault_report
+):
+    """The restart lands while a 3 s run is going: the run's last write fails, and its
+    outcome is written once the server is back (the bounded reconnect), not left
+    `running` for good; the next slot runs."""
+    hub = hub()
+    job_ids = hub.probes(count=1, interval=5, sleep=3)
+    scheduler = hub.scheduler()
+
+    cut, following, recovery = cut_every_connection_mid_run(
+        hub, job_ids[0], [scheduler], cut=restart_the_server
+    )
+
+    row = fault_report.ledger(
+        3,
+        job_ids,
+        cut.scheduled_at,
+        following.scheduled_at,
+        recovery=recovery,
+        note=f"a run in flight across the restart, recorded {cut.status}",
+        using=HUB,
+    )
+    assert row["duplicates"] == []
+    assert row["lost"] == [], hub.output()
+
+
 # --- Fault 4: every connection of the hub terminated mid-run -----------------------------------
-def cut_every_connection_mid_run(hub: Hub, job_id: str, processes: list[testing.Process]):
-    """While a run of `job_id` (3 s long) is in flight, end every session of the hub's
-    database (the run's own connection, the scheduler lock's, the change listener's, a
-    worker's heartbeat). Returns the cut run's `JobRun` once it is recorded, the next
-    slot's finished probe row, and the recovery: seconds from the cut until a run was
-    going again (that next slot's start, so it depends on when that slot falls due)."""
+def terminate_every_session(hub: Hub) -> None:
+    """End every session of the hub's database (the run's own connection, the scheduler
+    lock's, the change listener's, a worker's heartbeat)."""
+    assert hub.terminate_all() >= 2  # at least the run's connection and the lock session
+
+
+def restart_the_server(hub: Hub) -> None:
+    hub.cluster.restart("fast")
+    connections[HUB].close()  # our own session went with the restart too
+
+
+def cut_every_connection_mid_run(
+    hub: Hub, job_id: str, processes: list[testing.Process], cut=terminate_every_session
+):
+    """While a run of `job_id` (3 s long) is in flight, `cut(hub)` its connections.
+    Returns the cut run's `JobRun` once it is recorded, the next slot's finished probe
+    row, and the recovery: seconds from the cut until a run was going again (that next
+    slot's start, so it depends on when that slot falls due)."""
     in_flight = testing.wait_until(
         lambda: runs(job_id=job_id, finished_at=None).first(), START_BOUND, "a run in flight"
     )
     cut_at = timezone.now()
-    assert hub.terminate_all() >= 2  # at least the run's connection and the lock session
+    cut(hub)
     cut = testing.wait_until(
         lambda: (
             JobRun.objects.using(HUB)
