@@ -81,8 +81,8 @@ def test_a_saturated_pool_skips_overlaps_and_records_misfires_without_losing_or_
             Schedule.objects.filter(job_id=job_id).update(kwargs={"sleep": 2.5 + (n % 11) / 10})
     process = scheduler_process(env=testing.subprocess_env(SCHEDULER_THREADS="20"))
     # One grid for all (the worst case: every job due in the same instant), set and the
-    # jobs resumed in one statement that commits at once: the window starts two seconds
-    # after it is set.
+    # jobs resumed in one short bulk update, committed at once: the window starts two
+    # seconds after it is set.
     start = next_whole_second(timezone.now()) + timedelta(seconds=2)
     mark = len(process.lines)
     Schedule.objects.filter(job_id__in=job_ids).update(anchor=start, enabled=True)
