@@ -12,11 +12,12 @@
 """
 
 import gc
+import glob
 import os
 import shutil
 import tempfile
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -26,18 +27,19 @@ from django.db import transaction
 from django.utils import timezone
 
 from scheduler import testing
-from scheduler.models import JobRun, ProbeRun, Schedule, next_whole_second
+from scheduler.models import JobRun, Schedule, next_whole_second
+from scheduler.testing import probe_rows, probe_slots, wait_for_run
 
-LIBFAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
+# Debian/Ubuntu's `faketime` package, under the machine's multiarch folder.
+LIBFAKETIME = next(iter(sorted(glob.glob("/usr/lib/*/faketime/libfaketime.so.1"))), None)
 
-
-def probe_rows(job_ids):
-    return ProbeRun.objects.filter(job_id__in=job_ids)
+# A run with no end (interrupted when the scheduler stopped) was still going at the end.
+STILL_GOING = datetime.max.replace(tzinfo=UTC)
 
 
 def overlapping_runs(job_ids) -> list[str]:
     """Runs of one job that were executing at the same time (each row's start before the
-    previous row's end)."""
+    end of a row started earlier). A row never finished counts as running to the end."""
     found = []
     for job_id in job_ids:
         rows = (
@@ -49,7 +51,7 @@ def overlapping_runs(job_ids) -> list[str]:
         for slot, started, finished in rows:
             if previous_end is not None and started < previous_end:
                 found.append(f"{job_id} {slot.isoformat()}")
-            previous_end = finished or started
+            previous_end = max(previous_end or started, finished or STILL_GOING)
     return found
 
 
@@ -64,27 +66,32 @@ def test_a_saturated_pool_skips_overlaps_and_records_misfires_without_losing_or_
     `missed` record. Every slot of the window must be run, skipped or missed, on record;
     none runs twice and no job ever runs twice at once. On SQLite too: twenty threads
     claiming and recording at once must not lose a slot to "database is locked"."""
-    process = scheduler_process(env=testing.subprocess_env(SCHEDULER_THREADS="20"))
+    # The jobs are set up paused, before the scheduler starts: none runs, or falls due,
+    # while the 200 rows are being written.
     call_command("probe", count=200, interval=2, verbosity=0)
     job_ids = [f"probe_{n}" for n in range(1, 201)]
-    # One grid for all (the worst case: every job due in the same instant).
-    start = next_whole_second(timezone.now()) + timedelta(seconds=2)
-    mark = len(process.lines)
     with transaction.atomic():
         Schedule.objects.filter(job_id__in=job_ids).update(
-            anchor=start, max_running=1, misfire_grace_seconds=5
+            enabled=False, max_running=1, misfire_grace_seconds=5
         )
         # Runs of 2.5 to 3.5 s (3 s on average): equal ones would keep the twenty threads
         # in lockstep, each batch ending together, and a job's next slot would then never
         # find its previous run still going.
         for n, job_id in enumerate(job_ids):
             Schedule.objects.filter(job_id=job_id).update(kwargs={"sleep": 2.5 + (n % 11) / 10})
+    process = scheduler_process(env=testing.subprocess_env(SCHEDULER_THREADS="20"))
+    # One grid for all (the worst case: every job due in the same instant), set and the
+    # jobs resumed in one short bulk update, committed at once: the window starts two
+    # seconds after it is set.
+    start = next_whole_second(timezone.now()) + timedelta(seconds=2)
+    mark = len(process.lines)
+    Schedule.objects.filter(job_id__in=job_ids).update(anchor=start, enabled=True)
     process.wait_for_line(r"Registered job probe_200 \(every 2s\)", 20, mark)
     end = start + timedelta(seconds=14)  # eight slots of each job: 1600 due
-    # The saturation itself: let the window pass (and a little more for the last slots
-    # to be handed to the pool).
+    # The saturation itself: let the window pass, and 4 s more for the last slots to be
+    # handed to the pool (a slot still queued at the stop is then recorded missed).
     testing.wait_until(
-        lambda: timezone.now() >= end + timedelta(seconds=2), 40, "the window to pass"
+        lambda: timezone.now() >= end + timedelta(seconds=4), 40, "the window to pass"
     )
     process.stop(timeout=60)  # slots still queued are cancelled and recorded missed
 
@@ -178,18 +185,10 @@ def test_restarts_faster_than_the_interval_still_run_every_slot(scheduler_proces
 
 
 # --- 13 ---------------------------------------------------------------------------------
-def wait_for_run(job_id, slot, bound=20) -> ProbeRun:
-    return testing.wait_until(
-        lambda: probe_rows([job_id]).filter(scheduled_at=slot, finished_at__isnull=False).first(),
-        bound,
-        f"{job_id} slot {slot:%H:%M:%S} to run",
-    )
-
-
 def assert_one_coalesced_run(job_id, before, after, jumped_to) -> JobRun:
     """After a jump: the slot at `after` ran (the latest due), nothing between `before`
     and it did, and the slots in between are one `missed` record saying why."""
-    ran = list(probe_rows([job_id]).order_by("scheduled_at").values_list("scheduled_at", flat=True))
+    ran = probe_slots(job_id)
     assert before in ran and after in ran
     assert not [slot for slot in ran if before < slot < after]  # no burst of catch-up runs
     gap = JobRun.objects.get(job_id=job_id, status=JobRun.MISSED, scheduled_at__gt=before)
@@ -228,16 +227,18 @@ def test_an_hour_jump_of_the_clock_runs_one_coalesced_slot_in_process(
         backend = APSchedulerBackend(guard=lambda: True)
         backend.start()
         try:
-            wait_for_run("probe_minute", first)
+            wait_for_run("probe_minute", first, finished=True)
             clock.shift(timedelta(hours=1))
             jumped_to = timezone.now()
             backend.engine.wakeup()  # its timer (monotonic) would wake it within a minute
             latest = schedule.timing.slot_at_or_before(jumped_to)
-            wait_for_run("probe_minute", latest)
+            wait_for_run("probe_minute", latest, finished=True)
             # The job goes on from there: the next slot runs on time, alone.
             clock.shift(schedule.timing.next_slot(latest) - timezone.now())
             backend.engine.wakeup()
-            following = wait_for_run("probe_minute", latest + timedelta(minutes=1)).scheduled_at
+            following = wait_for_run(
+                "probe_minute", latest + timedelta(minutes=1), finished=True
+            ).scheduled_at
         finally:
             backend.shutdown(5)
             close_pool_connections(backend)
@@ -273,8 +274,10 @@ time.sleep = _sleep
 def faked_clock():
     """A file libfaketime reads on every clock call (FAKETIME_NO_CACHE): writing an offset
     to it moves the wall clock of the process started with `env`; monotonic time is left
-    alone (FAKETIME_DONT_FAKE_MONOTONIC), as a real clock step leaves it."""
-    if not LIBFAKETIME.exists():
+    alone (FAKETIME_DONT_FAKE_MONOTONIC), as a real clock step leaves it. A test using it
+    stops its faked process itself (in a `finally`) before this folder is removed, and
+    asks for this fixture before `scheduler_process`, whose teardown then comes first."""
+    if LIBFAKETIME is None:
         if os.environ.get("CI") == "true":
             pytest.fail("libfaketime is not installed (apt-get install faketime), and CI=true")
         pytest.skip("libfaketime is not installed (apt-get install faketime)")
@@ -282,12 +285,14 @@ def faked_clock():
     offset = folder / "offset"
     offset.write_text("+0\n")
     (folder / "sitecustomize.py").write_text(SLEEP_SHIM)
+    # The shim's folder goes first on the path the process already has, if any.
+    python_path = os.pathsep.join(filter(None, [str(folder), os.environ.get("PYTHONPATH")]))
     env = testing.subprocess_env(
-        LD_PRELOAD=str(LIBFAKETIME),
+        LD_PRELOAD=LIBFAKETIME,
         FAKETIME_TIMESTAMP_FILE=str(offset),
         FAKETIME_NO_CACHE="1",
         FAKETIME_DONT_FAKE_MONOTONIC="1",
-        PYTHONPATH=str(folder),
+        PYTHONPATH=python_path,
     )
     yield offset, env
     shutil.rmtree(folder, ignore_errors=True)
@@ -295,49 +300,53 @@ def faked_clock():
 
 @pytest.mark.timeout(90)
 def test_an_hour_jump_of_a_running_schedulers_clock_runs_one_coalesced_slot(
-    scheduler_process, faked_clock, fault_report
+    faked_clock, scheduler_process, fault_report
 ):
     """The same jump under a real `runscheduler`, its wall clock moved by libfaketime: the
     engine's sleep is monotonic, so it wakes at its next 2 s tick by itself and finds
     1800 slots due."""
     offset, env = faked_clock
     process = scheduler_process(env=env)
-    schedule = Schedule.objects.create(
-        job_id="probe_jump",
-        task="probe",
-        interval_seconds=2,
-        anchor=next_whole_second(timezone.now()) + timedelta(seconds=1),
-    )
-    wait_for_run("probe_jump", schedule.anchor + timedelta(seconds=2))
-    # Replaced in one step: libfaketime rereads the file on every call and must never
-    # find it half written.
-    jump = offset.with_name("jump")
-    jump.write_text("+3600\n")
-    os.replace(jump, offset)
-    jumped = time.monotonic()
-    jumped_at = timezone.now()
-    jumped_to = jumped_at + timedelta(hours=1)
-    # The next runs are an hour ahead of this process's clock.
-    after = testing.wait_until(
-        lambda: (
+    try:
+        schedule = Schedule.objects.create(
+            job_id="probe_jump",
+            task="probe",
+            interval_seconds=2,
+            anchor=next_whole_second(timezone.now()) + timedelta(seconds=1),
+        )
+        wait_for_run("probe_jump", schedule.anchor + timedelta(seconds=2), finished=True)
+        # Replaced in one step: libfaketime rereads the file on every call and must never
+        # find it half written.
+        jump = offset.with_name("jump")
+        jump.write_text("+3600\n")
+        os.replace(jump, offset)
+        jumped = time.monotonic()
+        jumped_at = timezone.now()
+        jumped_to = jumped_at + timedelta(hours=1)
+        # The next runs are an hour ahead of this process's clock.
+        after = testing.wait_until(
+            lambda: (
+                probe_rows(["probe_jump"])
+                .filter(scheduled_at__gte=jumped_to - timedelta(seconds=5))
+                .order_by("scheduled_at")
+                .first()
+            ),
+            20,
+            "a run after the jump",
+        ).scheduled_at
+        recovery = time.monotonic() - jumped
+        # The last slot run on the old clock (one may have run just as the file was written).
+        before = (
             probe_rows(["probe_jump"])
-            .filter(scheduled_at__gte=jumped_to - timedelta(seconds=5))
-            .order_by("scheduled_at")
-            .first()
-        ),
-        20,
-        "a run after the jump",
-    ).scheduled_at
-    recovery = time.monotonic() - jumped
-    # The last slot run on the old clock (one may have run just as the file was written).
-    before = (
-        probe_rows(["probe_jump"])
-        .filter(scheduled_at__lte=jumped_at + timedelta(seconds=5))
-        .latest("scheduled_at")
-        .scheduled_at
-    )
-    following = wait_for_run("probe_jump", after + timedelta(seconds=4)).scheduled_at
-    process.stop()
+            .filter(scheduled_at__lte=jumped_at + timedelta(seconds=5))
+            .latest("scheduled_at")
+            .scheduled_at
+        )
+        following = wait_for_run(
+            "probe_jump", after + timedelta(seconds=4), finished=True
+        ).scheduled_at
+    finally:
+        process.stop()  # before `faked_clock` removes its offset file
 
     gap = assert_one_coalesced_run("probe_jump", before, after, jumped_to + timedelta(seconds=5))
     assert gap.missed_count >= 1700
