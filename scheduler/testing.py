@@ -94,54 +94,23 @@ def lost(job_id: str, start: datetime, end: datetime, using: str = "default") ->
 
 
 def tally(job_id: str, start: datetime, end: datetime, using: str = "default") -> dict[str, int]:
-    """The fault report's figures for `job_id` over [start, end]: slots due, slots that
+    """The fault report's figures for `job_id` over [start, end]: slots due, due slots that
     executed, slots recorded missed or skipped (by policy) without executing, and slots
-    lost."""
+    lost. An execution off the grid (a Run now) is not a due slot and is not counted."""
     timing = Schedule.objects.using(using).get(job_id=job_id).timing
     executed = set(
         ProbeRun.objects.using(using)
         .filter(job_id=job_id, scheduled_at__range=(start, end))
         .values_list("scheduled_at", flat=True)
     )
-    expected = 0
+    due = []
     slot = timing.next_slot(start, inclusive=True)
     while slot is not None and slot <= end:
-        expected += 1
+        due.append(slot)
         slot = timing.next_slot(slot)
+    ran = len(executed.intersection(due))
     gaps = len(lost(job_id, start, end, using))
-    return {
-        "expected": expected,
-        "ran": len(executed),
-        "missed": expected - len(executed) - gaps,
-        "lost": gaps,
-    }
-
-
-# --- Probe runs ----------------------------------------------------------------------------
-def probe_rows(job_ids: list[str]):
-    """The probe executions of `job_ids`: one `ProbeRun` row per execution."""
-    return ProbeRun.objects.filter(job_id__in=job_ids)
-
-
-def probe_slots(job_id: str) -> list[datetime]:
-    """The slots `job_id` executed, in order: one entry per execution, so a slot executed
-    twice shows twice."""
-    return list(
-        probe_rows([job_id]).order_by("scheduled_at").values_list("scheduled_at", flat=True)
-    )
-
-
-def wait_for_run(job_id: str, slot: datetime, timeout: float = 20, finished: bool = False):
-    """Wait (bounded) until `slot` of `job_id` has started executing, or with `finished`
-    has finished; return its `ProbeRun` row."""
-    rows = probe_rows([job_id]).filter(scheduled_at=slot)
-    if finished:
-        rows = rows.filter(finished_at__isnull=False)
-    return wait_until(
-        lambda: rows.first(),
-        timeout,
-        f"{job_id} slot {slot:%H:%M:%S} to {'run' if finished else 'start'}",
-    )
+    return {"expected": len(due), "ran": ran, "missed": len(due) - ran - gaps, "lost": gaps}
 
 
 # --- Bounded waits -----------------------------------------------------------------------
