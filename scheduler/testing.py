@@ -113,6 +113,32 @@ def tally(job_id: str, start: datetime, end: datetime, using: str = "default") -
     return {"expected": len(due), "ran": ran, "missed": len(due) - ran - gaps, "lost": gaps}
 
 
+def probe_rows(job_ids: list[str]):
+    """The probe executions of `job_ids`: one `ProbeRun` row per execution."""
+    return ProbeRun.objects.filter(job_id__in=job_ids)
+
+
+def probe_slots(job_id: str) -> list[datetime]:
+    """The slots `job_id` executed, in order: one entry per execution, so a slot executed
+    twice shows twice."""
+    return list(
+        probe_rows([job_id]).order_by("scheduled_at").values_list("scheduled_at", flat=True)
+    )
+
+
+def wait_for_run(job_id: str, slot: datetime, timeout: float = 20, finished: bool = False):
+    """Wait (bounded) until `slot` of `job_id` has started executing, or with `finished`
+    has finished; return its `ProbeRun` row."""
+    rows = probe_rows([job_id]).filter(scheduled_at=slot)
+    if finished:
+        rows = rows.filter(finished_at__isnull=False)
+    return wait_until(
+        lambda: rows.first(),
+        timeout,
+        f"{job_id} slot {slot:%H:%M:%S} to {'run' if finished else 'start'}",
+    )
+
+
 # --- Bounded waits -----------------------------------------------------------------------
 def wait_until(condition: Callable[[], object], timeout: float, what: str, every: float = 0.05):
     """Poll `condition` until it returns something truthy (returned), or fail after
