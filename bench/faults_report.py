@@ -75,12 +75,21 @@ def summarise(rows: list[dict], results: dict[str, str], faults: list[int]) -> l
                 "duplicates": sum(len(row.get("duplicates", [])) for row in recorded),
                 "lost": sum(len(row.get("lost", [])) for row in recorded),
                 "recovery_s": round(max(recoveries), 2) if recoveries else None,
-                "result": "failed" if "failed" in states else ", ".join(sorted(states)),
+                "result": result(states),
                 "tests": tests,
                 "notes": "; ".join(row["note"] for row in recorded if row.get("note")),
             }
         )
     return lines
+
+
+def result(states: set[str]) -> str:
+    """A fault's result from its tests' outcomes: failed if any failed, not run if none
+    ran (a collection error, or no test for it)."""
+    if "failed" in states:
+        return "failed"
+    ran = states - {"not run"}
+    return ", ".join(sorted(ran)) if ran else "not run"
 
 
 def total(rows: list[dict], key: str) -> int | None:
@@ -105,7 +114,9 @@ def table(lines: list[dict]) -> str:
     head += "| recovery (s) | result | notes |\n|---|---|---|---|---|---|---|---|---|---|\n"
     body = ""
     for line in lines:
-        notes = line["notes"] or "tested in " + ", ".join(line["tests"]) or "no test"
+        notes = line["notes"] or (
+            "tested in " + ", ".join(line["tests"]) if line["tests"] else "no test recorded"
+        )
         body += (
             f"| {line['fault']} | {line['name']} | {cell(line['expected'])} | {cell(line['ran'])} "
             f"| {cell(line['missed'])} | {line['duplicates']} | {line['lost']} "
@@ -126,8 +137,9 @@ def main():
     with tempfile.TemporaryDirectory(prefix="altar-faults-") as scratch:
         rows_file = f"{scratch}/rows.jsonl"
         results = {}
-        for database_url, extra in ((args.database_url, elsewhere), ("", [])):
-            junit = f"{scratch}/junit-{len(results)}.xml"
+        passes = ((args.database_url, elsewhere), ("", []))  # PostgreSQL, then SQLite
+        for number, (database_url, extra) in enumerate(passes):
+            junit = f"{scratch}/junit-{number}.xml"
             run_pytest(database_url, ["tests/faults", *extra], rows_file, junit)
             for node, state in outcomes(junit).items():
                 if results.get(node) in (None, "skipped"):
@@ -139,10 +151,12 @@ def main():
     failures = unrecorded_failures(rows, results)
     if args.format == "json":
         print(json.dumps({"faults": lines, "failed_before_recording": failures}, indent=2))
-        return
-    print(table(lines))
-    for node in failures:
-        print(f"failed before recording its figures: {node}")
+    else:
+        print(table(lines))
+        for node in failures:
+            print(f"failed before recording its figures: {node}")
+    if any(line["result"] in ("failed", "not run") for line in lines) or failures:
+        sys.exit(1)
 
 
 if __name__ == "__main__":
