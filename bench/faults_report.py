@@ -52,35 +52,43 @@ def outcomes(junit: str) -> dict[str, str]:
     return found
 
 
+DATABASES = {"postgresql": "PostgreSQL", "sqlite": "SQLite"}
+NOTES_SHOWN = 4  # more distinct notes than this (one per hostile case) are summed up
+
+
 def summarise(rows: list[dict], results: dict[str, str], faults: list[int]) -> list[dict]:
-    """One line per fault: its figures summed over its tests, the worst recovery time, and
-    the tests' outcome (failed if any failed)."""
-    by_fault = defaultdict(list)
+    """One line per fault and database it ran on: its figures summed over its tests, the
+    worst recovery time, and the tests' outcome (failed if any failed)."""
+    groups = defaultdict(list)
     for row in rows:
-        by_fault[row["fault"]].append(row)
+        groups[(row["fault"], row.get("database", ""))].append(row)
     lines = []
     for fault in faults:
-        recorded = by_fault.get(fault, [])
-        tests = sorted({row["test"] for row in recorded} | set(TESTED_ELSEWHERE.get(fault, [])))
-        states = {results.get(node, "not run") for node in tests}
-        recoveries = [row["recovery"] for row in recorded if row.get("recovery") is not None]
-
-        lines.append(
-            {
-                "fault": fault,
-                "name": FAULTS[fault],
-                "expected": total(recorded, "expected"),
-                "ran": total(recorded, "ran"),
-                "missed": total(recorded, "missed"),
-                "duplicates": sum(len(row.get("duplicates", [])) for row in recorded),
-                "lost": sum(len(row.get("lost", [])) for row in recorded),
-                "recovery_s": round(max(recoveries), 2) if recoveries else None,
-                "result": result(states),
-                "tests": tests,
-                "notes": "; ".join(row["note"] for row in recorded if row.get("note")),
-            }
-        )
+        databases = [db for db in DATABASES if (fault, db) in groups] or [""]
+        for database in databases:
+            lines.append(line(fault, database, groups.get((fault, database), []), results))
     return lines
+
+
+def line(fault: int, database: str, recorded: list[dict], results: dict[str, str]) -> dict:
+    tests = sorted({row["test"] for row in recorded} | set(TESTED_ELSEWHERE.get(fault, [])))
+    recoveries = [row["recovery"] for row in recorded if row.get("recovery") is not None]
+    notes = list(dict.fromkeys(row["note"] for row in recorded if row.get("note")))
+    if len(notes) > NOTES_SHOWN:
+        notes = [f"{len(notes)} cases, each its own row (--format json)"]
+    return {
+        "fault": fault,
+        "name": FAULTS[fault] + (f" ({DATABASES[database]})" if database else ""),
+        "expected": total(recorded, "expected"),
+        "ran": total(recorded, "ran"),
+        "missed": total(recorded, "missed"),
+        "duplicates": sum(len(row.get("duplicates", [])) for row in recorded),
+        "lost": sum(len(row.get("lost", [])) for row in recorded),
+        "recovery_s": round(max(recoveries), 2) if recoveries else None,
+        "result": result({results.get(node, "not run") for node in tests}),
+        "tests": tests,
+        "notes": "; ".join(notes),
+    }
 
 
 def result(states: set[str]) -> str:
@@ -142,7 +150,7 @@ def main():
             junit = f"{scratch}/junit-{number}.xml"
             run_pytest(database_url, ["tests/faults", *extra], rows_file, junit)
             for node, state in outcomes(junit).items():
-                if results.get(node) in (None, "skipped"):
+                if state == "failed" or results.get(node) in (None, "skipped"):
                     results[node] = state
         rows = []
         if Path(rows_file).exists():
@@ -150,7 +158,8 @@ def main():
     lines = summarise(rows, results, args.faults)
     failures = unrecorded_failures(rows, results)
     if args.format == "json":
-        print(json.dumps({"faults": lines, "failed_before_recording": failures}, indent=2))
+        report = {"faults": lines, "rows": rows, "failed_before_recording": failures}
+        print(json.dumps(report, indent=2))
     else:
         print(table(lines))
         for node in failures:

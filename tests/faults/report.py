@@ -6,6 +6,8 @@ fault built by an earlier issue, outside this folder, can record its figures too
 import json
 import os
 
+from django.db import connection
+
 from scheduler import testing
 
 from .catalogue import FAULTS
@@ -48,7 +50,16 @@ class FaultReport:
     def record(self, fault: int, recovery: float | None = None, note: str = "", **figures):
         """Record a row by hand (for faults measured by something other than slots)."""
         assert fault in FAULTS, f"unknown fault {fault}"
-        self.rows.append(dict(fault=fault, test=self.test, recovery=recovery, note=note, **figures))
+        self.rows.append(
+            dict(
+                fault=fault,
+                database=connection.vendor,  # the test's: the suite runs on both
+                test=self.test,
+                recovery=recovery,
+                note=note,
+                **figures,
+            )
+        )
 
     def save(self) -> None:
         """Append the rows to FAULTS_REPORT, when the report asked for them."""
