@@ -21,7 +21,7 @@ class FaultReport:
         self.test = test
         self.rows: list[dict] = []
 
-    def ledger(
+    def check_ledger(
         self,
         fault: int,
         job_ids: list[str],
@@ -30,10 +30,13 @@ class FaultReport:
         recovery: float | None = None,
         note: str = "",
         using: str = "default",
+        context=None,
     ) -> dict:
-        """Tally `job_ids` over [start, end], record the row and return it; the test then
-        asserts `row["duplicates"] == []` and `row["lost"] == []`. `using` is the database
-        alias holding the ledger (a hub on a private cluster)."""
+        """Tally `job_ids` over [start, end], record the row, assert that no slot executed
+        twice and none was lost, and return the row (for a test's own checks of its
+        figures). The row is recorded first, so a failing test still shows in the report.
+        `using` is the database alias holding the ledger (a hub on a private cluster);
+        `context()`, if given, is added to a failure (the hub's output, say)."""
         totals = {"expected": 0, "ran": 0, "missed": 0}
         lost = []
         for job_id in job_ids:
@@ -45,6 +48,9 @@ class FaultReport:
             ]
         row = dict(totals, duplicates=testing.duplicates(job_ids, using), lost=lost)
         self.record(fault, recovery=recovery, note=note, **row)
+        detail = f"\n{context()}" if context and (row["duplicates"] or lost) else ""
+        assert row["duplicates"] == [], f"slots executed twice: {row['duplicates']}{detail}"
+        assert lost == [], f"slots lost: {lost}{detail}"
         return row
 
     def record(self, fault: int, recovery: float | None = None, note: str = "", **figures):
