@@ -140,10 +140,10 @@ def test_restarts_faster_than_the_interval_still_run_every_slot(scheduler_proces
         stop_at = schedule.anchor + timedelta(seconds=4 * k - 0.5)
         # The scheduler runs until its stop time (time deliberately let pass).
         time.sleep(max(0.0, (stop_at - timezone.now()).total_seconds()))
+        stopping = timezone.now()  # from SIGTERM on, the old scheduler fires nothing
         assert process.stop() == 0
-        stopped = timezone.now()
         process = scheduler_process()
-        downtimes.append((stopped, timezone.now()))
+        downtimes.append((stopping, timezone.now()))
     end = schedule.timing.slot_at_or_before(timezone.now())
     testing.wait_until(
         lambda: probe_rows(["probe_restarts"]).filter(scheduled_at=end).exists(),
@@ -156,7 +156,7 @@ def test_restarts_faster_than_the_interval_still_run_every_slot(scheduler_proces
     due_while_down = [
         slot
         for slot in ran | {end}
-        if any(stopped < slot <= started for stopped, started in downtimes)
+        if any(stopping < slot <= started for stopping, started in downtimes)
     ]
     runs = probe_rows(["probe_restarts"]).filter(scheduled_at__range=(schedule.anchor, end))
     latest_start = max(
