@@ -40,6 +40,7 @@ test-postgres: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 
 # The fault suite's table (tests/faults, both databases): slots expected, ran, missed,
 # duplicated and lost per fault, and recovery times. `make test` runs the same tests.

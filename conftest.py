@@ -7,8 +7,8 @@ import shutil
 import pytest
 from django.db import connection
 
-from scheduler import testing
-from scheduler.testing import manage
+from tests import support
+from tests.support import manage
 
 
 @pytest.fixture
@@ -70,14 +70,14 @@ def redis_dropping_idle(transactional_db):
     server.remove()
 
 
-def start_redis(password: str = "", idle_timeout: int = 0) -> testing.RedisServer:
+def start_redis(password: str = "", idle_timeout: int = 0) -> support.RedisServer:
     if connection.vendor != "postgresql":
         pytest.skip("the Celery backend tests need PostgreSQL (DATABASE_URL=postgres://...)")
     if shutil.which("redis-server") is None:
         if os.environ.get("CI") == "true":
             pytest.fail("redis-server is not installed, and CI=true: failing")
         pytest.skip("redis-server is not installed: the Celery backend tests need it")
-    return testing.RedisServer(password, idle_timeout).start()
+    return support.RedisServer(password, idle_timeout).start()
 
 
 @pytest.fixture

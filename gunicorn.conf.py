@@ -24,6 +24,6 @@ accesslog = "-"
 
 def worker_exit(server, worker):
     """Stop the in-web scheduler while the worker can still record what it cut short."""
-    from scheduler.runner import stop_in_web
+    from scheduler.backends import stop_in_web
 
     stop_in_web()

@@ -2,7 +2,7 @@
 
 Settings come from Django's, under the `CELERY_` namespace (see `altar/settings.py`), and
 tasks are autodiscovered from each app's `tasks.py`. The hub sends one task,
-`scheduler.run_job` (`scheduler/backends/celery_tasks.py`, listed in `CELERY_IMPORTS`),
+`scheduler.run_job` (`scheduler/backends/celery/tasks.py`, listed in `CELERY_IMPORTS`),
 which hands the slot to the one execution path.
 """
 

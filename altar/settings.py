@@ -356,9 +356,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_TIMEOUT
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULER = "scheduler.backends.celery_beat:HubScheduler"
+CELERY_BEAT_SCHEDULER = "scheduler.backends.celery.beat:HubScheduler"
 # The hub's one task (`scheduler.run_job`); the apps' own `tasks.py` are autodiscovered.
-CELERY_IMPORTS = ["scheduler.backends.celery_tasks"]
+CELERY_IMPORTS = ["scheduler.backends.celery.tasks"]
 # Keep Django's LOGGING (one line per event, to stdout) in workers and beat.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_WORKER_SEND_TASK_EVENTS = False
@@ -430,7 +430,7 @@ STRATEGY_HISTORY_CANDLES = _int("STRATEGY_HISTORY_CANDLES", 500)
 # left without a signal rather than traded late.
 STRATEGY_CATCH_UP_CANDLES = _int("STRATEGY_CATCH_UP_CANDLES", 50)
 
-# --- Job status pages, API tokens, /healthz, /metrics and alerts (issue 8) ----------------
+# --- Job status pages, API tokens, /healthz, /metrics and alerts -------------------------
 # The bearer token Prometheus sends to /metrics. Unset, /metrics refuses every scrape
 # rather than exposing the figures to anyone.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")

@@ -6,10 +6,10 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from scheduler.healthz import healthz
-from scheduler.metrics import metrics
+from scheduler.web.healthz import healthz
+from scheduler.web.metrics import metrics
 
-handler404 = "scheduler.http.not_found"
+handler404 = "scheduler.web.http.not_found"
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index"), name="home"),
@@ -20,10 +20,10 @@ urlpatterns = [
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("jobs/", include("scheduler.urls")),
-    path("api/v1/", include("strategies.urls")),
-    path("api/v1/", include("scheduler.api_urls")),
+    path("jobs/", include("scheduler.web.urls")),
+    path("api/v1/", include("strategies.api_urls")),
+    path("api/v1/", include("scheduler.web.api_urls")),
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics, name="metrics"),
-    path("strategies/", include("strategies.page_urls")),
+    path("strategies/", include("strategies.urls")),
 ]

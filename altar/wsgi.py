@@ -12,6 +12,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "altar.settings")
 
 application = get_wsgi_application()
 
-from scheduler.runner import autostart_in_web  # noqa: E402  (needs apps loaded)
+from scheduler.backends import autostart_in_web  # noqa: E402  (needs apps loaded)
 
 autostart_in_web()

@@ -105,15 +105,15 @@ def redis_for(backend: str):
 def engine(backend: str, env: dict[str, str], concurrency: int = 2):
     """Yield {"scheduler": process} or {"beat": process, "worker": process}, stopped at
     the end. The scheduler (or beat) is started last, once the worker is ready."""
-    from scheduler import testing
+    from tests import support
 
     processes = {}
     try:
         if backend == "celery":
-            processes["worker"] = testing.celery_worker(env, concurrency=concurrency)
-            processes["beat"] = testing.manage("runscheduler", env=env)
+            processes["worker"] = support.celery_worker(env, concurrency=concurrency)
+            processes["beat"] = support.manage("runscheduler", env=env)
         else:
-            processes["scheduler"] = testing.manage("runscheduler", env=env)
+            processes["scheduler"] = support.manage("runscheduler", env=env)
         yield processes
     finally:
         for process in reversed(list(processes.values())):

@@ -45,12 +45,12 @@ def main():
     import django
 
     django.setup()
-    from scheduler import testing
     from scheduler.models import ProbeRun
+    from tests import support
 
-    holder = testing.manage("runscheduler")
+    holder = support.manage("runscheduler")
     holder.wait_for_line("Background scheduler started", timeout=60)
-    standby = testing.manage("runscheduler")
+    standby = support.manage("runscheduler")
     standby.wait_for_line("standing by", timeout=60)
     to_start, to_first_run = [], []
     try:
@@ -62,7 +62,7 @@ def main():
             killed = time.monotonic()
             standby.wait_for_line("Background scheduler started", timeout=60)
             to_start.append(time.monotonic() - killed)
-            testing.wait_until(
+            support.wait_until(
                 lambda p=standby.proc.pid: ProbeRun.objects.filter(pid=p).exists(),
                 30,
                 "the new holder's first run",
@@ -71,7 +71,7 @@ def main():
             to_first_run.append(time.monotonic() - killed)
             if args.freeze:
                 holder.stop(signal.SIGKILL)
-            holder, standby = standby, testing.manage("runscheduler")
+            holder, standby = standby, support.manage("runscheduler")
             standby.wait_for_line("standing by", timeout=60)
     finally:
         holder.stop()
@@ -92,7 +92,7 @@ def main():
                 "how": "SIGSTOP (frozen)" if args.freeze else "SIGKILL",
                 "kill_to_takeover_s": stats(to_start),
                 "kill_to_first_run_s": stats(to_first_run),
-                "duplicates": len(testing.duplicates()),
+                "duplicates": len(support.duplicates()),
             },
             indent=2,
         )

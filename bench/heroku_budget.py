@@ -53,9 +53,9 @@ def main():
 
 
 def dyno_env(backend: str, redis_url: str, dyno: str, port: int) -> dict[str, str]:
-    from scheduler import testing
+    from tests import support
 
-    env = testing.subprocess_env(
+    env = support.subprocess_env(
         SCHEDULER_BACKEND=backend,
         REDIS_URL=redis_url,
         DYNO=dyno,
@@ -69,14 +69,14 @@ def dyno_env(backend: str, redis_url: str, dyno: str, port: int) -> dict[str, st
 
 def start(backend: str, types: list[str], redis_url: str) -> tuple[list, int]:
     """The Procfile's `types`, one dyno each; returns them and the web dyno's port."""
-    from scheduler import testing
+    from tests import support
 
     processes, web_port = [], 0
     for process_type in types:
-        port = testing.free_port()
+        port = support.free_port()
         web_port = port if process_type == "web" else web_port
         env = dyno_env(backend, redis_url, f"{process_type}.1", port)
-        processes.append(testing.Process(testing.procfile_command(process_type), env=env))
+        processes.append(support.Process(support.procfile_command(process_type), env=env))
     return processes, web_port
 
 

@@ -79,8 +79,8 @@ def run(args, redis_url):
     from django.core.management import call_command
     from django.utils import timezone
 
-    from scheduler import testing
     from scheduler.models import JobRun, ProbeRun, Schedule
+    from tests import support
 
     # Only the probes: the built-in jobs would add their own runs to the figures.
     Schedule.objects.exclude(task="probe").delete()
@@ -88,10 +88,10 @@ def run(args, redis_url):
     if not args.aligned:
         spread_anchors(Schedule, args.interval)
 
-    env = testing.subprocess_env(DATABASE_URL=url, LOG_LEVEL="WARNING")
+    env = support.subprocess_env(DATABASE_URL=url, LOG_LEVEL="WARNING")
     with engine(args.backend, env, args.worker_concurrency) as processes:
         booted = time.monotonic()
-        testing.wait_until(
+        support.wait_until(
             lambda: (
                 ProbeRun.objects.exists()
                 or any(p.proc.poll() is not None for p in processes.values())
@@ -141,7 +141,7 @@ def run(args, redis_url):
         while slot <= window_end:
             expected += 1
             slot += timedelta(seconds=args.interval)
-        lost += len(testing.lost(schedule.job_id, window_start, window_end))
+        lost += len(support.lost(schedule.job_id, window_start, window_end))
     missed = sum(
         JobRun.objects.filter(
             status=JobRun.MISSED, scheduled_at__lte=window_end, missed_until__gte=window_start
@@ -172,7 +172,7 @@ def run(args, redis_url):
                 "slots_executed": executed,
                 "slots_missed": missed,
                 "slots_lost": lost,
-                "duplicates": len(testing.duplicates()),
+                "duplicates": len(support.duplicates()),
                 "cpu_s_per_wall_s": cpu,
                 "peak_rss_mb": rss,
                 "db_row_writes_per_run": round(writes / executed, 2)

@@ -56,8 +56,8 @@ def run(args, redis_url):
     from django.core.management import call_command
 
     from scheduler.models import JobRun, Schedule
-    from scheduler.testing import subprocess_env, wait_until
     from strategies.models import Strategy
+    from tests.support import subprocess_env, wait_until
 
     if args.extra:
         call_command("probe", count=args.extra, interval=args.extra_interval, verbosity=0)

@@ -1,5 +1,5 @@
 """Admin for exchanges (write-only credentials), symbols (track/untrack) and candles
-(read-only), plus the health reports."""
+(read-only)."""
 
 from django import forms
 from django.contrib import admin, messages
@@ -8,7 +8,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from .crypto import CredentialsError
-from .models import Candle, Exchange, HealthReport, Symbol
+from .models import Candle, Exchange, Symbol
 
 
 class ExchangeForm(forms.ModelForm):
@@ -141,17 +141,4 @@ class CandleAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
-        return False
-
-
-@admin.register(HealthReport)
-class HealthReportAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "status", "summary"]
-    list_filter = ["status"]
-    readonly_fields = ["created_at", "status", "summary", "checks"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
         return False

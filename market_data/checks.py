@@ -4,12 +4,12 @@ and a hint, instead of every collection run failing later."""
 from django.conf import settings
 from django.core import checks
 
+from .crypto import CredentialsError, _fernet
+from .providers import PROVIDERS
+
 
 @checks.register()
 def check_market_data_settings(app_configs, **kwargs) -> list[checks.CheckMessage]:
-    from .crypto import CredentialsError, _fernet
-    from .providers import PROVIDERS
-
     errors: list[checks.CheckMessage] = []
     if settings.MARKET_DATA_PROVIDER not in PROVIDERS:
         errors.append(

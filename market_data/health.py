@@ -1,8 +1,8 @@
-"""The market-data part of the health check, and the record every check leaves.
+"""The market-data part of the hub's health check.
 
-The scheduler's `health_check` job checks the database, the broker and its own lock, asks
-`freshness_check()` about the data, and stores the outcome with `record_report()`; pages and
-`/healthz` read `HealthReport.latest()` instead of re-running anything.
+The scheduler's `health_check` job checks the database, the broker and its own lock, and
+asks `freshness_check()` (named in its registry's `HEALTH_CHECKS`) about the data; pages and
+`/healthz` read the report it records instead of re-running anything.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from .models import Candle, HealthReport, Symbol
+from .models import Candle, Symbol
 from .timeframes import timeframe_ms
 
 SHOWN = 5  # stale series named in the message; the rest are counted
@@ -47,14 +47,6 @@ def freshness_check() -> dict[str, str]:
     more = f" and {len(stale) - SHOWN} more" if len(stale) > SHOWN else ""
     return {
         "name": "data freshness",
-        "status": HealthReport.WARN,
+        "status": "warn",
         "message": f"{len(stale)} of {series} series stale: {', '.join(stale[:SHOWN])}{more}",
     }
-
-
-def record_report(checks: list[dict[str, str]]) -> HealthReport:
-    """Store the checks; the report's status is the worst of theirs."""
-    order = [HealthReport.OK, HealthReport.WARN, HealthReport.FAIL]
-    status = max((c["status"] for c in checks), key=order.index, default=HealthReport.OK)
-    summary = "; ".join(f"{c['name']} {c['status']}" for c in checks)
-    return HealthReport.objects.create(status=status, summary=summary[:500], checks=checks)

@@ -16,12 +16,11 @@ from .crypto import CredentialsError
 from .models import Exchange
 from .providers import get_provider
 from .providers.base import ProviderError
-from .retention import delete_old_market_data
 from .symbols import store_markets
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["collect_crypto_data", "delete_old_market_data", "update_exchange_symbols"]
+__all__ = ["collect_crypto_data", "update_exchange_symbols"]
 
 
 async def collect_crypto_data() -> str:

@@ -17,6 +17,7 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_variables
 
 from . import crypto
+from .providers import provider_class
 from .timeframes import TIMEFRAMES, validate_timeframes
 
 PRICE = {"max_digits": 36, "decimal_places": 18}
@@ -24,8 +25,6 @@ UPSERT_BATCH = 1000
 
 
 def validate_exchange_id(value: str) -> None:
-    from .providers import provider_class
-
     try:
         provider_class().check_exchange_id(value)
     except ValueError as exc:
@@ -235,36 +234,6 @@ class Candle(models.Model):
 
     def __str__(self) -> str:
         return f"{self.symbol_id} {self.timeframe} {self.open_time:%Y-%m-%d %H:%M}"
-
-
-class HealthReport(models.Model):
-    """One run of the health check: the overall verdict and each check's outcome.
-
-    `checks` is a list of `{"name", "status", "message"}` with status `ok`, `warn` or
-    `fail`, so a page or `/healthz` can show the latest report without re-running anything.
-    """
-
-    OK, WARN, FAIL = "ok", "warn", "fail"
-    STATUS_CHOICES = [(OK, "ok"), (WARN, "warning"), (FAIL, "failing")]
-
-    created_at = models.DateTimeField(default=timezone.now)
-    status = models.CharField(max_length=4, choices=STATUS_CHOICES)
-    summary = models.CharField(max_length=500)
-    checks = models.JSONField(default=list)
-
-    class Meta:
-        ordering = ["-created_at"]
-        indexes = [
-            # "the latest report" for pages and /healthz; and retention by age.
-            models.Index(fields=["created_at"], name="healthreport_created_idx"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.status}: {self.summary}"
-
-    @classmethod
-    def latest(cls) -> HealthReport | None:
-        return cls.objects.order_by("-created_at").first()
 
 
 class Backfill(models.Model):

@@ -1,27 +1,20 @@
-"""Admin for schedules (what runs when) and job runs (read-only history).
-
-django-apscheduler's own admin is removed: its "run selected jobs" action starts a second
-scheduler inside the web request, and its execution log is not the hub's history (`JobRun`).
-django-celery-beat's periodic tasks are shown read-only: they mirror the schedules.
+"""Admin for schedules (what runs when), job runs (read-only history), API tokens and the
+health check's reports. The engines' own tables have their admin in their backend: hidden
+(django-apscheduler's) or read-only (django-celery-beat's, a mirror of the schedules).
 """
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
+from django.template.response import TemplateResponse
 from django.utils import timezone
-from django_apscheduler.models import DjangoJob, DjangoJobExecution
-from django_celery_beat.admin import PeriodicTaskAdmin
-from django_celery_beat.models import PeriodicTask
 
-from . import registry, tokens
-from .admin_actions import ScheduleControlActions
-from .admin_input import AdminInput
-from .backends import beat_projection
-from .control import STRATEGY_PREFIX
-from .models import ApiToken, JobRun, Schedule, SchedulerState, queue_names
-
-for model in (DjangoJob, DjangoJobExecution):
-    if admin.site.is_registered(model):
-        admin.site.unregister(model)
+from . import registry
+from .backends.apscheduler import admin as apscheduler_admin  # noqa: F401  (registers)
+from .backends.celery import admin as celery_admin  # noqa: F401  (registers)
+from .models import ApiToken, HealthReport, JobRun, Schedule, SchedulerState, queue_names
+from .web import tokens
+from .web.admin_actions import ScheduleControlActions
+from .web.admin_input import AdminInput
 
 
 class ReadOnlyAdmin:
@@ -143,7 +136,7 @@ class ScheduleAdmin(AdminInput, ScheduleControlActions, admin.ModelAdmin):
         fields = list(self.readonly_fields)
         if obj is not None:
             fields.append("job_id")
-            if obj.job_id.startswith(STRATEGY_PREFIX):
+            if registry.strategy_id_of(obj.job_id) is not None:
                 fields += ["task", "kwargs", "enabled", "kind", "interval_seconds"]
         return fields
 
@@ -174,29 +167,6 @@ class JobRunAdmin(ReadOnlyAdmin, admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in JobRun._meta.fields] + ["duration_text"]
-
-
-# --- django-celery-beat's periodic tasks: a read-only mirror of the schedules ----------------
-if admin.site.is_registered(PeriodicTask):
-    admin.site.unregister(PeriodicTask)
-
-
-@admin.register(PeriodicTask)
-class ManagedPeriodicTaskAdmin(ReadOnlyAdmin, PeriodicTaskAdmin):
-    """django-celery-beat's list, read-only: under the Celery backend its rows mirror the
-    schedules (beat sends from `Schedule`, never from this table), so edits belong under
-    Schedules and a row added here would never run."""
-
-    list_display = ("name", "managed_by_hub", "enabled", "scheduler", "queue", "last_run_at")
-    actions = None
-
-    @admin.display(boolean=True, description="managed by the hub")
-    def managed_by_hub(self, obj) -> bool:
-        return beat_projection.is_managed(obj)
-
-    def changelist_view(self, request, extra_context=None):
-        messages.info(request, beat_projection.MANAGED_NOTE)
-        return super().changelist_view(request, extra_context)
 
 
 @admin.register(ApiToken)
@@ -232,8 +202,6 @@ class ApiTokenAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
 
     def response_add(self, request, obj, post_url_continue=None):
-        from django.template.response import TemplateResponse
-
         response = TemplateResponse(
             request,
             "admin/scheduler/apitoken/created.html",
@@ -247,3 +215,19 @@ class ApiTokenAdmin(admin.ModelAdmin):
         )
         response["Cache-Control"] = "no-store"
         return response
+
+
+@admin.register(HealthReport)
+class HealthReportAdmin(admin.ModelAdmin):
+    """What each hourly health check found; written by the check only (old reports may
+    be deleted here, as `cleanup_old_data` does)."""
+
+    list_display = ["created_at", "status", "summary"]
+    list_filter = ["status"]
+    readonly_fields = ["created_at", "status", "summary", "checks"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

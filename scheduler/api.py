@@ -1,9 +1,10 @@
 """The guide's Python API, for any process (web, shell, scheduler).
 
 `add_strategy_job` is the same as pressing Start in admin and `remove_strategy_job` the same
-as Stop: they change the strategy, and the strategy keeps its `Schedule` row in step, so
-admin, API and shell never disagree. `get_scheduler().get_jobs()` reads the `Schedule`
-rows, not an engine's memory (only the scheduler process has one).
+as Stop: they call the strategy's own `start` and `stop`, and the strategy keeps its
+`Schedule` row in step, so admin, API and shell never disagree. `get_scheduler().get_jobs()`
+reads the `Schedule` rows, not an engine's memory (only the scheduler process has one).
+Errors are `ValueError`s with a readable message; nothing changes then.
 """
 
 from __future__ import annotations
@@ -11,19 +12,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from . import registry
 from .models import Schedule
 
-
-def _strategy_model():
-    return apps.get_model(settings.SCHEDULER_STRATEGY_MODEL)
+VIA = "Python API"
 
 
 def _get_strategy(strategy_id: int):
-    model = _strategy_model()
+    model = registry.strategy_model()
     try:
         return model.objects.get(pk=strategy_id)
     except (model.DoesNotExist, ValueError, TypeError):
@@ -38,12 +37,12 @@ def _validation_message(exc: ValidationError) -> str:
     return " ".join(exc.messages)
 
 
-def _save(strategy) -> None:
+def _checked(change, *args, **kwargs):
+    """`change(*args, **kwargs)`, its `ValidationError` as the guide's `ValueError`."""
     try:
-        strategy.full_clean()
+        return change(*args, **kwargs)
     except ValidationError as exc:
         raise ValueError(_validation_message(exc)) from None
-    strategy.save()
 
 
 def add_strategy_job(
@@ -54,28 +53,24 @@ def add_strategy_job(
     Raises `ValueError` for an unknown strategy or a bad interval; nothing changes then.
     """
     strategy = _get_strategy(strategy_id)
-    if interval_seconds is not None:
-        strategy.interval_seconds = interval_seconds
-    if start_immediately is not None:
-        strategy.start_immediately = start_immediately
-    strategy.is_active = True
-    _save(strategy)
-    return get_scheduler().get_job(f"strategy_{strategy.pk}")
+    changes = {"interval_seconds": interval_seconds, "start_immediately": start_immediately}
+    changes = {name: value for name, value in changes.items() if value is not None}
+    _checked(strategy.start, via=VIA, **changes)
+    return get_scheduler().get_job(registry.strategy_job_id(strategy.pk))
 
 
 def update_strategy_job(strategy_id: int, interval_seconds: int):
     """Change a strategy's interval; a running job moves to a grid anchored at the edit."""
     strategy = _get_strategy(strategy_id)
     strategy.interval_seconds = interval_seconds
-    _save(strategy)
-    return get_scheduler().get_job(f"strategy_{strategy.pk}")
+    _checked(strategy.full_clean)
+    strategy.save()
+    return get_scheduler().get_job(registry.strategy_job_id(strategy.pk))
 
 
 def remove_strategy_job(strategy_id: int) -> None:
     """Stop strategy `strategy_id`: its job stops firing; its history is kept."""
-    strategy = _get_strategy(strategy_id)
-    strategy.is_active = False
-    _save(strategy)
+    _get_strategy(strategy_id).stop(via=VIA)
 
 
 @dataclass(frozen=True)

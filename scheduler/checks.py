@@ -1,10 +1,11 @@
 """System checks for the scheduler settings: a mistake fails `manage.py check` with an id and
-a hint instead of surfacing as a traceback in a running process."""
+a hint instead of surfacing as a traceback in a running process. Each engine checks its own
+settings too (`SchedulerBackend.check_settings`, registered by `scheduler.backends`)."""
 
 from django.conf import settings
-from django.core.checks import Error, Warning, register
+from django.core.checks import Error, register
 
-from .backends import BACKENDS
+from .registry import BACKENDS
 from .slots import zone
 
 
@@ -27,14 +28,6 @@ def check_scheduler_settings(app_configs=None, **kwargs):
                 hint="Set SCHEDULER_AUTOSTART=true to run the scheduler inside the web "
                 "process, or false when `manage.py runscheduler` runs it.",
                 id="scheduler.E003",
-            )
-        )
-    if backend == "celery" and not settings.REDIS_URL:
-        errors.append(
-            Error(
-                "SCHEDULER_BACKEND=celery needs a broker, and REDIS_URL is not set.",
-                hint="Set REDIS_URL, e.g. redis://127.0.0.1:6379/0 (Heroku Redis sets it).",
-                id="scheduler.E006",
             )
         )
     if settings.REDIS_URL.startswith("rediss://") and settings.REDIS_SSL_CERT_REQS not in {
@@ -77,19 +70,3 @@ def check_scheduler_settings(app_configs=None, **kwargs):
                 )
             )
     return errors
-
-
-@register()
-def check_celery_autostart(app_configs=None, **kwargs):
-    """Under Celery, beat schedules; the web process never does, whatever the flag says."""
-    if settings.SCHEDULER_BACKEND == "celery" and settings.SCHEDULER_AUTOSTART is True:
-        return [
-            Warning(
-                "SCHEDULER_AUTOSTART=true is ignored with SCHEDULER_BACKEND=celery: the web "
-                "process never runs a scheduler on this backend.",
-                hint="Run `python manage.py runscheduler` (celery beat) or a worker with "
-                "-B, and unset SCHEDULER_AUTOSTART.",
-                id="scheduler.W001",
-            )
-        ]
-    return []

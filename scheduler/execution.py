@@ -1,7 +1,9 @@
 """The one execution path: every run, whatever fires it, goes through `run_job`.
 
-Engines call `run_job(job_id, slot=...)` and nothing else, so pickled APScheduler jobs (and
-later Celery task names) stay valid however the code around them moves.
+Engines call `run_job(job_id, slot=...)` and nothing else, so pickled APScheduler jobs
+(`scheduler.execution:run_job`) and Celery messages stay valid however the code around
+them moves. The steps of a slot's life live in `scheduler.runs`; this module puts them in
+order, and is the one place that records a run's outcome and announces it.
 """
 
 from __future__ import annotations
@@ -9,34 +11,29 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import threading
 import time
 import traceback
 from datetime import datetime
 
 from asgiref.sync import async_to_sync
-from django.db import DatabaseError, InterfaceError, OperationalError, connection, connections
+from django.db import DatabaseError
 from django.utils import timezone
 
-from . import claims, hotpath, registry, signals, stats
-from .models import JobRun, Schedule
+from . import registry, signals
+from .models import JobRun, one_line
+from .runs import claims, outcomes, statements
+from .runs.connections import close_stale_connections, reconnecting
+from .runs.heartbeat import executing
+from .runs.statements import RunSettings
 
 logger = logging.getLogger("scheduler.execution")
 
-SUMMARY_LENGTH = 500
 
-# A run that finds the database unreachable as it starts, or as it records its outcome,
-# tries again every RECONNECT_EVERY seconds for RECONNECT_FOR seconds (a restart takes
-# about one).
-RECONNECT_EVERY = 0.5
-RECONNECT_FOR = 10.0
-
-# Exceptions an engine raises inside a running task to stop it at its timeout (Celery's
-# soft time limit); a run ended by one is recorded as timed out, not failed.
-TIMEOUT_ERRORS: list[type[BaseException]] = []
-
-
-def run_job(job_id: str, slot: datetime | None = None) -> str | None:
+def run_job(
+    job_id: str,
+    slot: datetime | None = None,
+    stopped_by: tuple[type[BaseException], ...] = (),
+) -> str | None:
     """Run job `job_id` for `slot` at most once, and record how it went.
 
     1. Close stale connections (the job runs outside a request, like django-apscheduler's
@@ -53,40 +50,22 @@ def run_job(job_id: str, slot: datetime | None = None) -> str | None:
        for them), under the schedule's timeout. A failure is retried on the same claim
        while the schedule allows more attempts, after an exponential backoff with jitter;
        each failed attempt's error is kept on the run.
-    6. Record the outcome (status, summary, traceback, finish time) and log it.
+    6. Record the outcome (status, summary, traceback, finish time), its counters and
+       health (`outcomes`), log it, and announce it (`signals.run_finished`).
 
-    Returns the final status, or None when nothing was claimed.
+    `stopped_by` names the exceptions the engine raises inside a task to stop it at its
+    timeout (Celery's soft time limit): a run ended by one is recorded timed out, not
+    failed. Returns the final status, or None when nothing was claimed.
     """
     close_stale_connections()
     try:
-        return _run(job_id, slot or timezone.now().replace(microsecond=0))
+        return _run(job_id, slot or timezone.now().replace(microsecond=0), stopped_by)
     finally:
         close_stale_connections()
 
 
-_checked = threading.local()
-
-
-def close_stale_connections() -> None:
-    """Django's `close_old_connections` for a worker thread, run around every job.
-
-    It closes a connection that failed or outlived `CONN_MAX_AGE`, so the next query
-    reconnects. The health check it arms (a `SELECT 1` before the next query) is armed
-    at most once a second per thread, not once per job: under load the extra round trip
-    was a sixth of a run's database time. Connections inside a transaction (a test, a
-    shell session calling a job) are left alone.
-    """
-    now = time.monotonic()
-    for conn in connections.all(initialized_only=True):
-        if conn.in_atomic_block:
-            continue
-        if conn.errors_occurred or now - getattr(_checked, "at", 0.0) >= 1.0:
-            conn.close_if_unusable_or_obsolete()
-            _checked.at = now
-
-
-def _run(job_id: str, slot: datetime) -> str | None:
-    schedule = _load_schedule(job_id)
+def _run(job_id: str, slot: datetime, stopped_by: tuple) -> str | None:
+    schedule = _load_settings(job_id)
     if schedule is None:
         logger.info("Job %s is no longer scheduled; slot %s not run", job_id, _iso(slot))
         return None
@@ -101,62 +80,34 @@ def _run(job_id: str, slot: datetime) -> str | None:
     run = claims.claim(job_id, slot, now) or claims.take_over(schedule, slot, now)
     if run is None:
         logger.info("Slot %s of %s already claimed; not run again", _iso(slot), job_id)
-        stats.duplicate(job_id)
+        outcomes.duplicate(job_id)
         return None
     if claims.over_limit(run, schedule.max_running, now):
         reason = f"skipped: {schedule.max_running} run(s) of this job still going"
-        hotpath.finish(run, JobRun.SKIPPED, timezone.now(), reason, "")
+        _record(run, JobRun.SKIPPED, timezone.now(), reason, "")
         logger.warning("Skipped %s slot %s: previous run still going", job_id, _iso(slot))
         return JobRun.SKIPPED
 
-    with claims.executing(run):
-        return _execute(schedule, slot, run)
+    with executing(run):
+        return _execute(schedule, slot, run, stopped_by)
 
 
-def _load_schedule(job_id: str) -> Schedule | None:
-    """`hotpath.load_schedule`, through `_reconnecting` (fault 3 of issue 10).
+def _load_settings(job_id: str) -> RunSettings | None:
+    """`statements.load_settings`, through `reconnecting`.
 
     After PostgreSQL restarts, this thread's connection is dead (and is checked at most
     once a second by `close_stale_connections`), or the server is still starting; a slot
     sent just then must not be lost to it. This is the first statement of a run and only
     reads, so trying again is safe; a slot that gets through late past its grace is
     recorded missed as usual."""
-    return _reconnecting(lambda: hotpath.load_schedule(job_id), f"before running {job_id}")
+    return reconnecting(lambda: statements.load_settings(job_id), f"before running {job_id}")
 
 
-def _reconnecting(call, what: str):
-    """`call()`, tried again on a new connection (at once, then every `RECONNECT_EVERY`
-    seconds, for up to `RECONNECT_FOR`) while the database cannot be reached: PostgreSQL
-    restarting, or this thread's session terminated. Any other database error is raised
-    at once: the connection still answers, so the error is not about reaching the server.
-    So is one inside a caller's transaction (a test, a shell: not ours to end). Only for
-    statements that are safe to repeat.
-
-    A thread waits here at most `RECONNECT_FOR` seconds; during a long outage the pool's
-    threads all wait, and the slots queued behind them are recorded missed once they get
-    through past their grace."""
-    deadline = time.monotonic() + RECONNECT_FOR
-    tries = 0
-    while True:
-        try:
-            return call()
-        except (InterfaceError, OperationalError) as exc:
-            alive = connection.connection is not None and connection.is_usable()
-            if alive or connection.in_atomic_block or time.monotonic() >= deadline:
-                raise
-            connection.close()
-            if tries == 0:
-                logger.warning("Database unreachable %s (%s); reconnecting", what, _one_line(exc))
-            else:
-                time.sleep(RECONNECT_EVERY)
-            tries += 1
-
-
-def _execute(schedule: Schedule, slot: datetime, run: JobRun) -> str | None:
+def _execute(schedule: RunSettings, slot: datetime, run: JobRun, stopped_by: tuple):
     job_id = schedule.job_id
     logger.info("Running job %s (slot %s, attempt %d)", job_id, _iso(slot), run.attempt)
     try:
-        outcome = _attempts(schedule, slot, run)
+        outcome = _attempts(schedule, slot, run, stopped_by)
     except BaseException as exc:
         # Stopped from outside: a worker's shutdown cancelling its tasks once its grace is
         # over (SystemExit), a time limit during a backoff. End the claim now rather than
@@ -164,9 +115,9 @@ def _execute(schedule: Schedule, slot: datetime, run: JobRun) -> str | None:
         # takes it over as the next attempt; then let the exception go on.
         reason = f"interrupted: stopped from outside ({type(exc).__name__})"
         try:
-            _finish(run, JobRun.INTERRUPTED, timezone.now(), reason, "")
+            _record(run, JobRun.INTERRUPTED, timezone.now(), reason, "")
         except DatabaseError as db_error:  # the exception that stopped the run goes on
-            logger.error("Could not record %s interrupted: %s", job_id, _one_line(db_error))
+            logger.error("Could not record %s interrupted: %s", job_id, one_line(db_error))
         raise
     if outcome is None:
         return None
@@ -174,7 +125,7 @@ def _execute(schedule: Schedule, slot: datetime, run: JobRun) -> str | None:
     if run.attempt > 1:
         summary = f"{summary} (earlier: {run.summary})"
     finished = timezone.now()
-    if not _finish(run, status, finished, _one_line(summary), trace):
+    if not _record(run, status, finished, one_line(summary), trace):
         logger.error(
             "Job %s slot %s %s, but its claim changed meanwhile (taken over, or marked "
             "interrupted by a stopping scheduler); result not recorded",
@@ -190,28 +141,31 @@ def _execute(schedule: Schedule, slot: datetime, run: JobRun) -> str | None:
     return status
 
 
-def _finish(run: JobRun, status: str, finished: datetime, summary: str, trace: str) -> bool:
-    """`hotpath.finish`, through `_reconnecting`: when this thread's connection was cut
-    while the task ran (PostgreSQL restarted, or the session terminated), the outcome
-    must not be lost with it, or the claim would stay `running` for good, as the holder's
-    reaper leaves its own process's claims alone (faults 3 and 4 of issue 10).
+def _record(run: JobRun, status: str, finished: datetime, summary: str, trace: str) -> bool:
+    """Write the outcome of `run` and, once written, its counters and health. False when
+    the claim is no longer ours (taken over meanwhile): then nothing is recorded.
 
-    The write is guarded by the claim (owner, attempt, still running), so repeating it is
-    safe. When a repeat matches nothing, the first write may have committed before its
-    reply was lost: the row then already says what was written."""
+    The write goes through `reconnecting`: when this thread's connection was cut while
+    the task ran (PostgreSQL restarted, or the session terminated), the outcome must not
+    be lost with it, or the claim would stay `running` for good, as the holder's reaper
+    leaves its own process's claims alone. The write is guarded by the claim (owner,
+    attempt, still running), so repeating it is safe. When a repeat matches nothing, the
+    first write may have committed before its reply was lost: the row then already says
+    what was written."""
     tries = []
 
-    def record() -> bool:
+    def write() -> bool:
         tries.append(True)
-        return hotpath.finish(run, status, finished, summary, trace)
+        return statements.finish(run, status, finished, summary, trace)
 
-    if _reconnecting(record, f"recording {run.job_id} slot {_iso(run.scheduled_at)}"):
-        return True
-    return len(tries) > 1 and (
-        JobRun.objects.filter(
+    written = reconnecting(write, f"recording {run.job_id} slot {_iso(run.scheduled_at)}")
+    if not written and len(tries) > 1:
+        written = JobRun.objects.filter(
             pk=run.pk, attempt=run.attempt, status=status, finished_at=finished
         ).exists()
-    )
+    if written:
+        outcomes.finished(run, status, finished, summary)
+    return written
 
 
 def _announce(job_id: str, slot: datetime, status: str, summary: str) -> None:
@@ -224,16 +178,18 @@ def _announce(job_id: str, slot: datetime, status: str, summary: str) -> None:
                 "run_finished receiver %r failed for %s: %s",
                 receiver,
                 job_id,
-                _one_line(result),
+                one_line(result),
                 exc_info=result,
             )
 
 
-def _attempts(schedule: Schedule, slot: datetime, run: JobRun) -> tuple[str, str, str] | None:
+def _attempts(
+    schedule: RunSettings, slot: datetime, run: JobRun, stopped_by: tuple
+) -> tuple[str, str, str] | None:
     """Call the task, and again after a backoff while it fails and the schedule allows
     more attempts; return the last attempt's (status, summary, traceback), or None when
     the claim stopped being ours during a backoff."""
-    status, summary, trace = _call_task(schedule, slot, run.attempt)
+    status, summary, trace = _call_task(schedule, slot, run.attempt, stopped_by)
     while status == JobRun.FAILED and run.attempt < schedule.max_attempts:
         failed_at = timezone.now()
         delay = claims.retry_delay(schedule.retry_backoff_seconds, run.attempt)
@@ -242,26 +198,26 @@ def _attempts(schedule: Schedule, slot: datetime, run: JobRun) -> tuple[str, str
             schedule.job_id,
             _iso(slot),
             run.attempt,
-            _one_line(summary),
+            one_line(summary),
             delay,
         )
         time.sleep(delay)
-        if not claims.next_attempt(run, _one_line(summary), failed_at):
+        if not claims.next_attempt(run, one_line(summary), failed_at):
             logger.error(
                 "Job %s slot %s: claim changed during the backoff; not retried",
                 schedule.job_id,
                 _iso(slot),
             )
             return None
-        status, summary, trace = _call_task(schedule, slot, run.attempt)
+        status, summary, trace = _call_task(schedule, slot, run.attempt, stopped_by)
     return status, summary, trace
 
 
-def _record_paused(schedule: Schedule, slot: datetime) -> str | None:
+def _record_paused(schedule: RunSettings, slot: datetime) -> str | None:
     """A slot handed over before its job was paused, that had not started when the pause
     landed (queued behind busy threads, or a message waiting for a worker), is recorded
-    missed. It used to be dropped with only a log line: a pause applies from the next
-    slot, and this one was already on its way, so it must leave a record."""
+    missed: a pause applies from the next slot, and this one was already on its way, so
+    it must leave a record."""
     reason = "missed: the job was paused before this run started"
     if not claims.record_missed(schedule.job_id, slot, slot, 1, reason):
         return None  # claimed already: it ran (or is running) before the pause
@@ -271,7 +227,7 @@ def _record_paused(schedule: Schedule, slot: datetime) -> str | None:
     return JobRun.MISSED
 
 
-def _record_late(schedule: Schedule, slot: datetime, lateness: float) -> str | None:
+def _record_late(schedule: RunSettings, slot: datetime, lateness: float) -> str | None:
     grace = schedule.misfire_grace_seconds
     reason = f"missed: started {lateness:.0f}s late, grace is {grace}s"
     if not claims.record_missed(schedule.job_id, slot, slot, 1, reason):
@@ -282,7 +238,9 @@ def _record_late(schedule: Schedule, slot: datetime, lateness: float) -> str | N
     return JobRun.MISSED
 
 
-def _call_task(schedule: Schedule, slot: datetime, attempt: int) -> tuple[str, str, str]:
+def _call_task(
+    schedule: RunSettings, slot: datetime, attempt: int, stopped_by: tuple
+) -> tuple[str, str, str]:
     """Call the task; return (status, summary, traceback).
 
     An `async def` task runs on its own event loop through `async_to_sync`, so the ORM
@@ -322,7 +280,7 @@ def _call_task(schedule: Schedule, slot: datetime, attempt: int) -> tuple[str, s
         else:
             result = func(**kwargs)
     except Exception as exc:
-        if isinstance(exc, tuple(TIMEOUT_ERRORS)):
+        if isinstance(exc, stopped_by):
             return JobRun.TIMED_OUT, f"timed out after {timeout}s (stopped by the worker)", ""
         return JobRun.FAILED, f"{type(exc).__name__}: {exc}", traceback.format_exc()
     took = time.monotonic() - started
@@ -334,11 +292,6 @@ def _call_task(schedule: Schedule, slot: datetime, attempt: int) -> tuple[str, s
             "",
         )
     return JobRun.SUCCEEDED, summary, ""
-
-
-def _one_line(value: object) -> str:
-    text = " ".join(str(value).split())
-    return text[: SUMMARY_LENGTH - 1] + "…" if len(text) > SUMMARY_LENGTH else text
 
 
 def _iso(moment: datetime) -> str:

@@ -1,8 +1,10 @@
-"""The named tasks the hub can run, and the default schedules of the built-in jobs.
+"""Everything the scheduler knows by name: the tasks it can run, the default schedules of
+the built-in jobs, the engines, the other apps' health checks and retention, and the
+strategies' jobs.
 
 A schedule picks its task by name from `TASKS`, never by a dotted path a user typed, so the
-admin cannot be used to run arbitrary code. The scheduler knows the other apps' jobs only by
-these dotted names (it imports no other app).
+admin cannot be used to run arbitrary code. The scheduler knows the other apps only by the
+dotted names here and the strategy model setting: it imports no other app.
 
 To add a job: write the function in its app's `jobs.py`, name it here, and, if it should
 run by default, add its schedule to `BUILTIN_SCHEDULES` (created at the next `migrate`).
@@ -14,6 +16,8 @@ import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.apps import apps
+from django.conf import settings
 from django.utils.module_loading import import_string
 
 TASKS: dict[str, str] = {
@@ -22,8 +26,23 @@ TASKS: dict[str, str] = {
     "cleanup_old_data": "scheduler.jobs.cleanup_old_data",
     "health_check": "scheduler.jobs.health_check",
     "run_strategy": "strategies.jobs.run_strategy",
-    "probe": "scheduler.probe.probe",
+    "probe": "scheduler.jobs.probe",
 }
+
+# `SCHEDULER_BACKEND` -> the engine's class (like Django's mail backends).
+BACKENDS: dict[str, str] = {
+    "apscheduler": "scheduler.backends.apscheduler.APSchedulerBackend",
+    "celery": "scheduler.backends.celery.CeleryBackend",
+}
+
+# What other apps add to the built-in jobs, by dotted name. `health_check` calls each
+# check (no arguments; it returns `{"name", "status", "message"}`), and `/healthz` shows
+# each by its name. `cleanup_old_data` deletes, in batches, what each retention function
+# returns: `[(what, queryset)]`, e.g. `("candles older than 365 days", <QuerySet>)`.
+HEALTH_CHECKS: dict[str, str] = {
+    "data freshness": "market_data.health.freshness_check",
+}
+RETENTION: tuple[str, ...] = ("market_data.retention.expired_data",)
 
 # Arguments the execution path passes itself when the task's signature asks for them.
 CONTEXT_ARGUMENTS = ("job_id", "slot", "attempt")
@@ -87,6 +106,24 @@ BUILTIN_SCHEDULES = (
 STRATEGY_TASK = "run_strategy"
 STRATEGY_QUEUE = "strategies"
 STRATEGY_MAX_RUNNING = 1
+STRATEGY_JOB_PREFIX = "strategy_"
+
+
+def strategy_job_id(strategy_id: int) -> str:
+    """The job id of a strategy's schedule: the one place it is built."""
+    return f"{STRATEGY_JOB_PREFIX}{strategy_id}"
+
+
+def strategy_id_of(job_id: str) -> int | None:
+    """The strategy id in a `strategy_<id>` job id, or None for any other job."""
+    rest = job_id.removeprefix(STRATEGY_JOB_PREFIX)
+    return int(rest) if rest != job_id and rest.isdigit() and rest.isascii() else None
+
+
+def strategy_model():
+    """The model whose rows own `strategy_<id>` jobs (`SCHEDULER_STRATEGY_MODEL`): how
+    the scheduler reaches a strategy without importing its app."""
+    return apps.get_model(settings.SCHEDULER_STRATEGY_MODEL)
 
 
 def task_choices() -> list[tuple[str, str]]:

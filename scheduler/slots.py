@@ -146,6 +146,17 @@ class Timing:
         return None
 
 
+def whole_second(moment: datetime) -> datetime:
+    return moment.replace(microsecond=0)
+
+
+def next_whole_second(moment: datetime) -> datetime:
+    """`moment` rounded up: a new anchor is never already in the past, so a job started
+    "immediately" has its first slot still ahead when the scheduler picks it up."""
+    floor = whole_second(moment)
+    return floor if floor == moment else floor + timedelta(seconds=1)
+
+
 def _duration_words(seconds: int) -> str:
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds % size == 0:

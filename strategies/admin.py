@@ -1,9 +1,9 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.utils.translation import ngettext
 
-from scheduler.admin_actions import StrategyJobActions
-from scheduler.admin_input import AdminInput
-from scheduler.control import start_strategy, stop_strategy
+from scheduler.web.admin_actions import StrategyJobActions
+from scheduler.web.admin_input import AdminInput
 
 from . import panels
 from .models import PaperAccount, Strategy
@@ -30,14 +30,21 @@ class StrategyAdmin(AdminInput, StrategyJobActions, admin.ModelAdmin):
 
     @admin.action(description="Start selected strategies", permissions=["change"])
     def start_strategies(self, request, queryset):
-        count = sum(start_strategy(s, request.user, "admin") for s in queryset)
+        count = 0
+        for strategy in queryset:
+            try:
+                count += strategy.start(by=request.user, via="admin")
+            except ValidationError as exc:
+                self.message_user(
+                    request, f"{strategy} not started: {' '.join(exc.messages)}", messages.ERROR
+                )
         self.message_user(
             request, ngettext("%d strategy started.", "%d strategies started.", count) % count
         )
 
     @admin.action(description="Stop selected strategies", permissions=["change"])
     def stop_strategies(self, request, queryset):
-        count = sum(stop_strategy(s, request.user, "admin") for s in queryset)
+        count = sum(strategy.stop(by=request.user, via="admin") for strategy in queryset)
         self.message_user(
             request, ngettext("%d strategy stopped.", "%d strategies stopped.", count) % count
         )
@@ -94,9 +101,16 @@ class StrategyAdmin(AdminInput, StrategyJobActions, admin.ModelAdmin):
         return {"owner": request.user.pk, **super().get_changeform_initial_data(request)}
 
     def save_model(self, request, obj, form, change):
+        """A change of Active (the form or the list's checkbox) starts or stops the
+        strategy, with the form's other changes, as every other surface does."""
         if not change and (obj.owner_id is None or not request.user.is_superuser):
             obj.owner = request.user
-        super().save_model(request, obj, form, change)
+        if "is_active" in form.changed_data if change else obj.is_active:
+            edited = {name: getattr(obj, name) for name in form.changed_data if name != "is_active"}
+            toggle = obj.start if obj.is_active else obj.stop
+            toggle(by=request.user, via="admin", **edited)
+        else:
+            super().save_model(request, obj, form, change)
 
     # --- Columns and panels (strategies/panels.py) ----------------------------------------
     @admin.display(description="last run", ordering="account__last_run_at")

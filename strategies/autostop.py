@@ -51,9 +51,7 @@ def record_outcome(strategy_id: int, status: str, summary: str, at: datetime) ->
             f"Stopped itself after {strategy.max_failures} failed run"
             f"{'s' if strategy.max_failures != 1 else ''} in a row "
             f"(at {at:%Y-%m-%d %H:%M:%S} UTC); last error: {summary}"
-        )[:500]
-        strategy.is_active = False
-        strategy.stopped_reason = reason
-        strategy.save(update_fields=["is_active", "stopped_reason", "updated_at"])
+        )
+        strategy.stop(via="auto-stop", reason=reason)
     logger.warning("Strategy %s stopped: %s", strategy_id, reason)
     return reason

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 
 from django.utils import timezone
 
+from scheduler import registry
+
 from . import autostop, trading
 from .models import Strategy
-
-JOB_ID = re.compile(r"^strategy_(\d+)$")
 
 
 def run_strategy(strategy_id: int) -> str:
@@ -25,6 +24,6 @@ def run_finished_receiver(
     sender, job_id: str, slot: datetime, status: str, summary: str, **kwargs
 ) -> None:
     """`scheduler.signals.run_finished` → the strategy's run outcome and failure count."""
-    match = JOB_ID.match(job_id)
-    if match:
-        autostop.record_outcome(int(match[1]), status, summary, timezone.now())
+    strategy_id = registry.strategy_id_of(job_id)
+    if strategy_id is not None:
+        autostop.record_outcome(strategy_id, status, summary, timezone.now())

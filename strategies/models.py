@@ -10,6 +10,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
 
 from market_data.models import PRICE, Symbol, validate_exchange_id
+from scheduler import registry
+from scheduler.audit import log_action
 from scheduler.models import Schedule
 from scheduler.slots import MAX_INTERVAL, MIN_INTERVAL
 
@@ -36,7 +38,7 @@ class StrategyQuerySet(models.QuerySet):
     def delete(self):
         """Bulk deletes (admin's "Delete selected") remove the strategies' jobs too."""
         with transaction.atomic():
-            job_ids = [f"strategy_{pk}" for pk in self.values_list("pk", flat=True)]
+            job_ids = [registry.strategy_job_id(pk) for pk in self.values_list("pk", flat=True)]
             Schedule.objects.filter(job_id__in=job_ids).delete()
             return super().delete()
 
@@ -237,7 +239,7 @@ class Strategy(models.Model):
 
     @property
     def job_id(self) -> str:
-        return f"strategy_{self.pk}"
+        return registry.strategy_job_id(self.pk)
 
     def sync_schedule(self) -> None:
         if not self.is_active and not Schedule.objects.filter(job_id=self.job_id).exists():
@@ -250,23 +252,66 @@ class Strategy(models.Model):
             label=f"Strategy {self.name}",
         )
 
-    def start(self) -> bool:
-        """Activate; returns False when it was already active. An active strategy whose
-        job was disabled meanwhile gets it back."""
-        if self.is_active:
+    # `start` and `stop` are the one way a strategy starts and stops, whoever asks (admin
+    # actions and the Active checkbox, the JSON API, the status pages, the guide's Python
+    # API, the auto-stop): the same validation, the same save, the same audit entry. Each
+    # surface turns a `ValidationError` into its own kind of error.
+
+    def start(self, *, by=None, via: str = "Python", **changes) -> bool:
+        """Start the strategy, first applying `changes` to its fields (a new interval, say).
+
+        Validates what it changes (`ValidationError`, nothing saved), saves only those
+        fields (a run's bookkeeping written meanwhile is kept), brings its job in line and
+        records who did it through what (`by`, `via`) in admin's history.
+        Returns False when it was already running; an active strategy whose job was
+        disabled meanwhile gets it back.
+        """
+        changed = not self._active_in_database()
+        for name, value in changes.items():
+            setattr(self, name, value)
+        self.is_active = True
+        if not (changed or changes):
             self.sync_schedule()
             return False
-        self.is_active = True
-        self.save(update_fields=["is_active", "updated_at"])
-        return True
+        self._validate(changes)
+        self._save_fields("is_active", *changes)
+        log_action(by, self, f"Started ({via})")
+        return changed
 
-    def stop(self) -> bool:
-        """Deactivate; returns False when it was already stopped."""
-        if not self.is_active:
+    def stop(self, *, by=None, via: str = "Python", reason: str = "", **changes) -> bool:
+        """Stop the strategy (its job stops firing; its history stays), first applying
+        `changes`; `reason` is kept when it stopped itself. Returns False when it was
+        already stopped."""
+        was_active = self._active_in_database()
+        if not (was_active or changes):
             return False
+        for name, value in changes.items():
+            setattr(self, name, value)
         self.is_active = False
-        self.save(update_fields=["is_active", "updated_at"])
-        return True
+        fields = ["is_active", *changes]
+        if reason:
+            self.stopped_reason = reason[: self._meta.get_field("stopped_reason").max_length]
+            fields.append("stopped_reason")
+        self._validate(changes)
+        self._save_fields(*fields)
+        if was_active:
+            log_action(by, self, f"Stopped ({via})")
+        return was_active
+
+    def _active_in_database(self) -> bool:
+        """Whether the stored row is active: the caller's instance may already carry a
+        form's new value."""
+        return self.pk is not None and Strategy.objects.filter(pk=self.pk, is_active=True).exists()
+
+    def _validate(self, changes: dict) -> None:
+        """The checks of the changed fields and the strategy's own (`clean`): a stored
+        value written past validation does not stop a start or a stop."""
+        if changes:
+            others = [f.name for f in self._meta.fields if f.name not in changes]
+            self.full_clean(exclude=others)
+
+    def _save_fields(self, *names: str) -> None:
+        self.save(update_fields=[*names, "updated_at"] if self.pk else None)
 
 
 class PaperAccount(models.Model):

@@ -70,7 +70,7 @@ def account_summary(account: PaperAccount | None) -> str:
 def chart_link(strategy: Strategy) -> str:
     if strategy.pk is None:
         return NONE
-    url = reverse("strategy-pages:strategy-detail", args=[strategy.pk])
+    url = reverse("strategies:strategy-detail", args=[strategy.pk])
     return format_html('<a href="{}">Price, indicators, trades and equity</a>', url)
 
 

@@ -1,3 +1,5 @@
+"""The strategy pages (HTML), mounted at /strategies/. The JSON API is in api_urls.py."""
+
 from django.urls import path
 
 from . import views
@@ -5,6 +7,5 @@ from . import views
 app_name = "strategies"
 
 urlpatterns = [
-    path("strategies/<int:strategy_id>/start", views.start, name="strategy-start"),
-    path("strategies/<int:strategy_id>/stop", views.stop, name="strategy-stop"),
+    path("<int:strategy_id>/", views.strategy_detail, name="strategy-detail"),
 ]

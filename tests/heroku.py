@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from scheduler import testing
+from tests import support
 
 VENV_BIN = str(Path(sys.executable).parent)
 
@@ -17,7 +17,7 @@ def production_env(**extra: str) -> dict[str, str]:
     """A dyno's environment: production defaults (DEBUG off, https only, the scheduler in
     the web process), the test database, and the virtualenv first on PATH, as the
     buildpack puts its Python first."""
-    env = testing.subprocess_env(**extra)
+    env = support.subprocess_env(**extra)
     for test_only in ("SECURE_SSL_REDIRECT", "SCHEDULER_AUTOSTART"):
         if test_only not in extra:
             env.pop(test_only, None)

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from scheduler.testing import BASE_DIR, subprocess_env
+from tests.support import BASE_DIR, subprocess_env
 
 from .heroku import production_env
 

@@ -9,8 +9,8 @@ import subprocess
 import pytest
 from django.utils import timezone
 
-from scheduler import testing
 from scheduler.models import ProbeRun, Schedule
+from tests import support
 
 from .heroku import answers, get, production_env
 
@@ -46,7 +46,7 @@ def test_release_then_web_and_two_workers_serve_styled_pages_and_fire_each_slot_
     )
     assert build.returncode == 0, build.stderr
     release = subprocess.run(
-        ["honcho", "run", "-e", empty, *testing.procfile_command("release")],
+        ["honcho", "run", "-e", empty, *support.procfile_command("release")],
         env=env,
         capture_output=True,
         text=True,
@@ -55,15 +55,15 @@ def test_release_then_web_and_two_workers_serve_styled_pages_and_fire_each_slot_
     assert release.returncode == 0, release.stdout + release.stderr
     assert "No migrations to apply" in release.stdout
 
-    port = testing.free_port()
+    port = support.free_port()
     Schedule.objects.create(job_id="probe_1", task="probe", interval_seconds=1)
-    honcho = testing.Process(
+    honcho = support.Process(
         ["honcho", "start", "-e", empty, "-p", str(port), "-c", "worker=2", "web", "worker"],
         env=env,
     )
     try:
-        testing.wait_until(lambda: answers(port), BOOT_BOUND, "the web dyno to answer on $PORT")
-        testing.wait_until(
+        support.wait_until(lambda: answers(port), BOOT_BOUND, "the web dyno to answer on $PORT")
+        support.wait_until(
             lambda: ProbeRun.objects.count() >= 5, BOOT_BOUND, "the worker's beat to fire"
         )
         start = ProbeRun.objects.earliest("scheduled_at").scheduled_at
@@ -72,7 +72,7 @@ def test_release_then_web_and_two_workers_serve_styled_pages_and_fire_each_slot_
         css_path = re.search(rb'href="(/static/admin/css/base\.[0-9a-f]{12}\.css)"', html)
         assert css_path, html[:2000]
         css, body = get(port, css_path[1].decode(), **{"Accept-Encoding": "gzip"})
-        testing.wait_until(lambda: ProbeRun.objects.count() >= 10, 30, "ten probe runs")
+        support.wait_until(lambda: ProbeRun.objects.count() >= 10, 30, "ten probe runs")
         end = timezone.now() - timezone.timedelta(seconds=2)
         # Read before stopping: while one worker stops, the other's beat rightly takes over.
         running_output = honcho.output
@@ -93,8 +93,8 @@ def test_release_then_web_and_two_workers_serve_styled_pages_and_fire_each_slot_
     # Two workers, two embedded beats, one scheduler lock: one beat sent every slot once.
     assert running_output.count("Scheduler lock acquired by") == 1, running_output
     assert "worker.2 |" in running_output and "standing by" in running_output
-    assert testing.duplicates() == []
-    assert testing.lost("probe_1", start, end) == []
+    assert support.duplicates() == []
+    assert support.lost("probe_1", start, end) == []
 
 
 def test_a_redis_that_drops_idle_connections_costs_no_slot(redis_dropping_idle, settings):
@@ -103,14 +103,14 @@ def test_a_redis_that_drops_idle_connections_costs_no_slot(redis_dropping_idle, 
     settings.SCHEDULER_BACKEND = "celery"
     Schedule.objects.all().delete()
     Schedule.objects.create(job_id="probe_1", task="probe", interval_seconds=3)
-    env = testing.subprocess_env(SCHEDULER_BACKEND="celery", REDIS_URL=redis_dropping_idle.url)
+    env = support.subprocess_env(SCHEDULER_BACKEND="celery", REDIS_URL=redis_dropping_idle.url)
     processes = []
     try:
-        processes.append(testing.celery_worker(env))
-        processes.append(testing.manage("runscheduler", env=env))
-        testing.wait_until(lambda: ProbeRun.objects.exists(), 60, "the first run")
+        processes.append(support.celery_worker(env))
+        processes.append(support.manage("runscheduler", env=env))
+        support.wait_until(lambda: ProbeRun.objects.exists(), 60, "the first run")
         start = ProbeRun.objects.earliest("scheduled_at").scheduled_at
-        testing.wait_until(lambda: ProbeRun.objects.count() >= 6, 40, "six runs, 15 s on")
+        support.wait_until(lambda: ProbeRun.objects.count() >= 6, 40, "six runs, 15 s on")
         end = timezone.now() - timezone.timedelta(seconds=2)
     finally:
         for process in reversed(processes):
@@ -118,8 +118,8 @@ def test_a_redis_that_drops_idle_connections_costs_no_slot(redis_dropping_idle, 
     stats = redis_dropping_idle.cli("INFO", "stats")
     reconnects = int(re.search(r"total_connections_received:(\d+)", stats)[1])
     assert reconnects >= 15, reconnects  # the server did cut them: 10 are made without cuts
-    assert testing.duplicates() == []
-    assert testing.lost("probe_1", start, end) == []
+    assert support.duplicates() == []
+    assert support.lost("probe_1", start, end) == []
     lateness = [
         (run.started_at - run.scheduled_at).total_seconds()
         for run in ProbeRun.objects.order_by("scheduled_at")

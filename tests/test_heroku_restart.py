@@ -12,8 +12,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from scheduler import testing
 from scheduler.models import JobRun, ProbeRun, Schedule
+from tests import support
 
 from .heroku import production_env
 
@@ -34,12 +34,12 @@ def long_run_and_one_second_probe(**long_run) -> None:
 
 
 def long_run_started(bound: float) -> None:
-    testing.wait_until(
+    support.wait_until(
         lambda: ProbeRun.objects.filter(job_id="probe_long").exists(), bound, "the long run"
     )
 
 
-def stopped_like_heroku(dyno: testing.Process, terminated: float) -> float:
+def stopped_like_heroku(dyno: support.Process, terminated: float) -> float:
     """Wait for a dyno sent SIGTERM at `terminated` (monotonic) to exit; SIGKILL it and fail
     at Heroku's 30 s, as Heroku would. Returns how long it took."""
     try:
@@ -50,10 +50,10 @@ def stopped_like_heroku(dyno: testing.Process, terminated: float) -> float:
     return time.monotonic() - terminated
 
 
-def web_dyno() -> testing.Process:
-    port = testing.free_port()
-    return testing.Process(
-        testing.procfile_command("web"), env=production_env(PORT=str(port), DYNO="web.1")
+def web_dyno() -> support.Process:
+    port = support.free_port()
+    return support.Process(
+        support.procfile_command("web"), env=production_env(PORT=str(port), DYNO="web.1")
     )
 
 
@@ -75,7 +75,7 @@ def test_a_restart_hands_over_at_once_records_the_cut_run_and_doubles_no_slot(
         new.wait_for_line("Scheduler lock acquired by", timeout=TAKEOVER_BOUND)
         took_over = time.monotonic() - terminated
         old_took = stopped_like_heroku(old, terminated)
-        testing.wait_until(
+        support.wait_until(
             lambda: (
                 ProbeRun.objects.filter(job_id="probe_1", started_at__gt=start)
                 .exclude(pid__in=old_pids(old))
@@ -101,11 +101,11 @@ def test_a_restart_hands_over_at_once_records_the_cut_run_and_doubles_no_slot(
     assert cut.summary == "interrupted: the scheduler stopped after a 25s grace"
     assert ProbeRun.objects.filter(job_id="probe_long").count() == 1  # not run again
     # Every one-second slot across the restart ran once, or is on record as missed.
-    assert testing.duplicates() == []
-    assert testing.lost("probe_1", start, end) == []
+    assert support.duplicates() == []
+    assert support.lost("probe_1", start, end) == []
 
 
-def old_pids(process: testing.Process) -> set[int]:
+def old_pids(process: support.Process) -> set[int]:
     """The gunicorn master's workers' pids, from its log ("Booting worker with pid")."""
     return {int(pid) for pid in re.findall(r"Booting worker with pid: (\d+)", process.output)}
 
@@ -116,11 +116,11 @@ def test_a_worker_dyno_restart_gives_the_run_its_grace_then_the_new_dyno_retries
     settings.SCHEDULER_BACKEND = "celery"
     long_run_and_one_second_probe(max_attempts=2, retry_backoff_seconds=0)
 
-    def worker_dyno() -> testing.Process:
+    def worker_dyno() -> support.Process:
         env = production_env(
             SCHEDULER_BACKEND="celery", REDIS_URL=redis_server.url, DYNO="worker.1"
         )
-        return testing.Process(testing.procfile_command("worker"), env=env)
+        return support.Process(support.procfile_command("worker"), env=env)
 
     old = worker_dyno()
     new = None
@@ -131,7 +131,7 @@ def test_a_worker_dyno_restart_gives_the_run_its_grace_then_the_new_dyno_retries
         new.wait_for_line(r"standing by", timeout=90)
         os.killpg(old.proc.pid, signal.SIGTERM)
         old_took = stopped_like_heroku(old, time.monotonic())
-        testing.wait_until(
+        support.wait_until(
             lambda: ProbeRun.objects.filter(job_id="probe_long", attempt=2).exists(),
             30,
             "the new dyno to take the cut run over as attempt 2",
@@ -147,5 +147,5 @@ def test_a_worker_dyno_restart_gives_the_run_its_grace_then_the_new_dyno_retries
     assert cut.attempt == 2
     assert cut.attempts[0]["error"] == "interrupted: stopped from outside (SystemExit)"
     assert "Initiating Soft Shutdown, terminating in 25 seconds" in old.output
-    assert testing.duplicates() == []
-    assert testing.lost("probe_1", start, end) == []
+    assert support.duplicates() == []
+    assert support.lost("probe_1", start, end) == []

@@ -15,8 +15,8 @@ from cryptography.fernet import Fernet
 from django_celery_beat.models import PeriodicTask
 
 from market_data.models import Exchange, Symbol
-from scheduler import testing
 from scheduler.models import JobRun, Schedule
+from tests import support
 
 pytestmark = [pytest.mark.subprocess, pytest.mark.postgres_only]
 
@@ -36,10 +36,10 @@ def secrets_in_scope(redis_with_password, settings):
         "exchange secret": f"apisecret{secrets.token_hex(12)}",
         "encryption key": fernet_key,
     }
-    database_url = testing.database_url().replace(
+    database_url = support.database_url().replace(
         "postgres@", f"postgres:{found['database password']}@"
     )
-    env = testing.subprocess_env(
+    env = support.subprocess_env(
         SCHEDULER_BACKEND="celery",
         REDIS_URL=redis_with_password.url,
         DATABASE_URL=database_url,  # local trust auth ignores the password; it is still sent
@@ -69,13 +69,13 @@ def test_no_secret_reaches_logs_run_records_task_messages_or_admin(secrets_in_sc
         retry_backoff_seconds=0,
         kwargs={"fail": True},
     )
-    monitor = testing.Process(["redis-cli", "-p", str(redis.port), *redis.auth_args(), "MONITOR"])
+    monitor = support.Process(["redis-cli", "-p", str(redis.port), *redis.auth_args(), "MONITOR"])
     processes = [monitor]
     try:
         monitor.wait_for_line("^OK$", timeout=10)
-        processes.append(testing.celery_worker(env))
-        processes.append(testing.manage("runscheduler", env=env))
-        testing.wait_until(
+        processes.append(support.celery_worker(env))
+        processes.append(support.manage("runscheduler", env=env))
+        support.wait_until(
             lambda: JobRun.objects.filter(finished_at__isnull=False).count() == 3,
             RUN_BOUND,
             "the three runs to finish",

@@ -5,8 +5,8 @@ import urllib.request
 
 import pytest
 
-from scheduler import testing
 from scheduler.models import JobRun, ProbeRun, Schedule
+from tests import support
 
 pytestmark = pytest.mark.subprocess
 
@@ -16,10 +16,10 @@ def web(transactional_db):
     started = []
 
     def start(**env):
-        port = testing.free_port()
-        process = testing.Process(
+        port = support.free_port()
+        process = support.Process(
             [sys.executable, "-m", "gunicorn", "altar.wsgi", "-w", "1", "-b", f"127.0.0.1:{port}"],
-            env=testing.subprocess_env(**env),
+            env=support.subprocess_env(**env),
         )
         started.append(process)
         process.wait_for_line(r"Booting worker", timeout=30)
@@ -35,7 +35,7 @@ def test_the_web_process_runs_the_scheduler_by_default(web, strategy):
     process.wait_for_line(r"Background scheduler started, backend=apscheduler", timeout=30)
     assert "Registered job collect_crypto_data (every 10m)" in process.output
     strategy.start()
-    testing.wait_until(
+    support.wait_until(
         lambda: JobRun.objects.filter(job_id=strategy.job_id, status="succeeded").exists(),
         10,
         "the strategy to run inside the web process",
@@ -51,10 +51,10 @@ def test_with_autostart_off_the_web_process_runs_no_scheduler(web):
         assert response.status == 200
     # The app (and wsgi.py) has loaded. Had it started a scheduler, that one would hold
     # the lock: a `runscheduler` started now must get the lock and do every run itself.
-    scheduler = testing.manage("runscheduler")
+    scheduler = support.manage("runscheduler")
     try:
         scheduler.wait_for_line("Scheduler lock acquired by", timeout=30)
-        testing.wait_until(lambda: ProbeRun.objects.count() >= 2, 10, "two probe runs")
+        support.wait_until(lambda: ProbeRun.objects.count() >= 2, 10, "two probe runs")
     finally:
         scheduler.stop()
     assert set(ProbeRun.objects.values_list("pid", flat=True)) == {scheduler.proc.pid}

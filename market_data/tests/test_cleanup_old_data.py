@@ -6,10 +6,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from market_data.models import Candle, HealthReport
+from market_data.models import Candle
 from market_data.timeframes import to_ms
 from scheduler.jobs import cleanup_old_data
-from scheduler.models import JobRun
+from scheduler.models import HealthReport, JobRun
 
 pytestmark = pytest.mark.django_db
 

@@ -7,9 +7,8 @@ from asgiref.sync import async_to_sync
 from django.utils import timezone
 
 from market_data.jobs import collect_crypto_data
-from market_data.models import HealthReport
 from scheduler.jobs import health_check
-from scheduler.models import SchedulerState
+from scheduler.models import HealthReport, SchedulerState
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2025, 3, 10, 12, 34, 56, tzinfo=UTC)
@@ -71,7 +70,7 @@ def test_no_scheduler_or_a_silent_one_fails_the_check(db):
 
 
 def test_the_broker_is_checked_on_the_celery_backend(db, settings, scheduler_alive):
-    from scheduler.testing import free_port
+    from tests.support import free_port
 
     settings.SCHEDULER_BACKEND = "celery"
     settings.CELERY_BROKER_URL = f"redis://:hunter2@127.0.0.1:{free_port()}/0"  # nothing there

@@ -1,13 +1,16 @@
-"""The contract every scheduler engine fulfils, and the reconcile logic they share."""
+"""The contract every scheduler engine fulfils, the hooks where engines differ, and the
+reconcile logic they share."""
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.utils import timezone
 
+from ..engine.runner import run_in_foreground
 from ..models import Schedule
 from ..slots import Timing
 
@@ -26,6 +29,25 @@ class SchedulerBackend:
     """
 
     name = ""
+    # Whether this engine's scheduler may run inside a web process (SCHEDULER_AUTOSTART).
+    runs_in_web = True
+
+    @classmethod
+    def check_settings(cls) -> list:
+        """System check messages about this engine's settings (`manage.py check`)."""
+        return []
+
+    @classmethod
+    def schedules_changed(cls, job_ids: list[str]) -> None:
+        """`Schedule` rows were written (in the writer's transaction, which may roll
+        back): an engine that keeps its own copy of the rows updates it here. The
+        scheduler process hears of the change anyway (`SchedulerState.bump`)."""
+
+    @classmethod
+    def serve(cls, write: Callable[[str], None], verbosity: int = 1) -> str:
+        """Run this engine's scheduler process in the foreground until SIGTERM or SIGINT
+        (`manage.py runscheduler`); return a closing line."""
+        return run_in_foreground(cls, write)
 
     def __init__(self, guard=None):
         """`guard()` says whether this process still holds the scheduler lock; an engine

@@ -2,7 +2,7 @@
 
 import pytest
 
-from scheduler import jobhealth
+from scheduler.runs import health as jobhealth
 
 
 @pytest.fixture(autouse=True)

@@ -8,9 +8,10 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.utils import timezone
 
-from scheduler import registry, testing
+from scheduler import registry
 from scheduler.execution import run_job
 from scheduler.models import JobRun, Schedule
+from tests import support
 
 ORM_THREADS: list[int] = []
 WORKER_THREADS: list[int] = []
@@ -61,7 +62,7 @@ def test_async_jobs_use_the_orm_each_in_its_own_worker_thread(tasks):
         WORKER_THREADS.append(threading.get_ident())
         run_job(job_id, slot=slot)
 
-    threads = [testing.in_thread(work, f"async_{n}") for n in (1, 2)]
+    threads = [support.in_thread(work, f"async_{n}") for n in (1, 2)]
     for thread in threads:
         thread.join(10)
 

@@ -7,7 +7,7 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from scheduler import get_scheduler
-from scheduler.backends import beat_projection
+from scheduler.backends.celery import projection as beat_projection
 from scheduler.models import Schedule
 
 pytestmark = pytest.mark.django_db
@@ -116,11 +116,12 @@ def test_get_jobs_gives_the_same_next_run_times_on_the_celery_backend(celery_set
 
 
 def test_the_web_process_never_starts_a_scheduler_on_the_celery_backend(celery_settings):
-    from scheduler import runner
+    from scheduler import backends
+    from scheduler.engine import in_web
 
     celery_settings.SCHEDULER_AUTOSTART = True
-    assert runner.autostart_in_web() is None
-    assert runner._in_web is None
+    assert backends.autostart_in_web() is None
+    assert in_web._in_web is None
 
 
 def test_a_beat_start_with_the_mirror_in_step_writes_nothing(celery_settings):

@@ -15,9 +15,9 @@ from django.conf import settings
 from django.db import connections
 from django.utils import timezone
 
-from scheduler import testing
 from scheduler.models import JobRun, RunRequest
 from strategies.models import Strategy
+from tests import support
 
 pytestmark = pytest.mark.subprocess
 
@@ -128,7 +128,7 @@ def test_a_user_starts_a_strategy_watches_it_run_and_controls_it(
     # A Run now is the slot of the second it is pressed: press it after the first run's
     # second, or the two are the same slot (claimed once, as any slot).
     first = JobRun.objects.get(job_id=strategy.job_id)
-    testing.wait_until(
+    support.wait_until(
         lambda: (timezone.now() - first.scheduled_at).total_seconds() >= 1.5, 5, "a new second"
     )
     row.locator("a").first.click()
@@ -136,7 +136,7 @@ def test_a_user_starts_a_strategy_watches_it_run_and_controls_it(
     page.click("button:text('Run now')")
     expect(page.locator(".messages")).to_contain_text("will run now")
     request = RunRequest.objects.get(job_id=strategy.job_id)
-    testing.wait_until(
+    support.wait_until(
         lambda: JobRun.objects.filter(
             job_id=strategy.job_id, scheduled_at=request.slot, status=JobRun.SUCCEEDED
         ).exists(),

@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from scheduler import testing
 from scheduler.models import JobRun, ProbeRun, Schedule
+from tests import support
 
 pytestmark = [pytest.mark.subprocess, pytest.mark.postgres_only]
 
@@ -24,7 +24,7 @@ RUN_BOUND = 30
 def celery_env(redis_server, settings):
     # This process writes schedules as the web would under this backend (projection).
     settings.SCHEDULER_BACKEND = "celery"
-    return testing.subprocess_env(
+    return support.subprocess_env(
         SCHEDULER_BACKEND="celery",
         REDIS_URL=redis_server.url,
         SCHEDULER_HEARTBEAT_SECONDS="1",
@@ -42,11 +42,11 @@ def hub(celery_env):
         env = celery_env
 
         def worker(self, name="w1"):
-            started.append(testing.celery_worker(celery_env, name=name))
+            started.append(support.celery_worker(celery_env, name=name))
             return started[-1]
 
         def beat(self, wait=True):
-            process = testing.manage("runscheduler", env=celery_env)
+            process = support.manage("runscheduler", env=celery_env)
             started.append(process)
             if wait:
                 process.wait_for_line(r"Background scheduler started, backend=celery", START_BOUND)
@@ -66,7 +66,7 @@ def probe_slots(job_id="probe_1"):
 
 
 def wait_for_slots(count, job_id="probe_1", bound=RUN_BOUND):
-    testing.wait_until(
+    support.wait_until(
         lambda: probe_slots(job_id) >= count, bound, f"{count} runs of {job_id} on the worker"
     )
 
@@ -83,7 +83,7 @@ def test_a_strategy_started_in_admin_runs_on_the_worker_and_stopping_it_stops_it
         {"action": "start_strategies", "_selected_action": [strategy.pk]},
     )
     assert response.status_code == 302
-    testing.wait_until(
+    support.wait_until(
         lambda: JobRun.objects.filter(job_id=strategy.job_id, status=JobRun.SUCCEEDED).count() >= 2,
         RUN_BOUND,
         "two recorded runs of the strategy",
@@ -101,7 +101,7 @@ def test_a_strategy_started_in_admin_runs_on_the_worker_and_stopping_it_stops_it
     clock_at_stop = probe_slots("clock")
     wait_for_slots(clock_at_stop + 3, "clock")  # three more seconds, by the clock job
     assert JobRun.objects.filter(job_id=strategy.job_id).count() <= runs_at_stop + 1  # in flight
-    assert testing.duplicates() == []
+    assert support.duplicates() == []
 
 
 def test_a_worker_process_killed_mid_run_is_redelivered_and_completes_once_as_attempt_two(hub):
@@ -109,7 +109,7 @@ def test_a_worker_process_killed_mid_run_is_redelivered_and_completes_once_as_at
     probe(interval=3600, max_attempts=2, kwargs={"kill_attempts": 1})
     worker = hub.worker()
     hub.beat()
-    testing.wait_until(
+    support.wait_until(
         lambda: JobRun.objects.filter(status=JobRun.SUCCEEDED).first(),
         RUN_BOUND,
         "the redelivered run to succeed",
@@ -118,7 +118,7 @@ def test_a_worker_process_killed_mid_run_is_redelivered_and_completes_once_as_at
     assert run.attempt == 2
     assert "interrupted" in run.attempts[0]["error"]
     assert list(ProbeRun.objects.order_by("id").values_list("attempt", flat=True)) == [1, 2]
-    assert testing.duplicates() == []
+    assert support.duplicates() == []
     worker.wait_for_line(r"WorkerLostError|exited with 'signal 9", 5)
 
 
@@ -126,7 +126,7 @@ def test_a_task_that_kills_its_worker_every_time_fails_after_its_maximum_attempt
     probe(interval=3600, max_attempts=3, kwargs={"kill_attempts": 99})
     worker = hub.worker()
     hub.beat()
-    testing.wait_until(
+    support.wait_until(
         lambda: JobRun.objects.filter(status=JobRun.FAILED).first(), RUN_BOUND, "the give-up"
     )
     # The message delivered after the last death is acknowledged without running: no loop.
@@ -149,8 +149,8 @@ def test_restarting_beat_twice_within_an_interval_doubles_no_slot_and_loses_none
     ran = probe_slots()
     wait_for_slots(ran + 2)
     end = ProbeRun.objects.order_by("-scheduled_at").first().scheduled_at
-    assert testing.duplicates() == []
-    assert testing.lost("probe_1", start - timedelta(seconds=1), end) == []
+    assert support.duplicates() == []
+    assert support.lost("probe_1", start - timedelta(seconds=1), end) == []
 
 
 def test_two_beats_send_each_slot_once(hub):
@@ -161,9 +161,9 @@ def test_two_beats_send_each_slot_once(hub):
     standby.wait_for_line(r"standing by", START_BOUND)
     start = timezone.now()
     wait_for_slots(probe_slots() + 4)
-    assert testing.duplicates() == []
+    assert support.duplicates() == []
     assert (
-        testing.lost("probe_1", start, ProbeRun.objects.latest("scheduled_at").scheduled_at) == []
+        support.lost("probe_1", start, ProbeRun.objects.latest("scheduled_at").scheduled_at) == []
     )
 
 
@@ -171,13 +171,13 @@ def test_a_failed_run_is_retried_on_the_worker_with_its_errors_recorded(hub):
     probe(interval=3600, max_attempts=2, retry_backoff_seconds=1, kwargs={"fail_attempts": 1})
     hub.worker()
     hub.beat()
-    testing.wait_until(
+    support.wait_until(
         lambda: JobRun.objects.filter(status=JobRun.SUCCEEDED).first(), RUN_BOUND, "the retry"
     )
     run = JobRun.objects.get()
     assert run.attempt == 2
     assert "RuntimeError: probe probe_1 asked to fail" in run.attempts[0]["error"]
-    assert testing.duplicates() == []
+    assert support.duplicates() == []
 
 
 def test_switching_backends_keeps_history_schedules_and_grids(hub, scheduler_process, settings):
@@ -204,8 +204,8 @@ def test_switching_backends_keeps_history_schedules_and_grids(hub, scheduler_pro
     assert schedule.anchor == anchor
     slots = list(ProbeRun.objects.values_list("scheduled_at", flat=True))
     assert all((slot - anchor).total_seconds() % 2 == 0 for slot in slots), "off the grid"
-    assert testing.duplicates() == []
-    assert testing.lost("probe_1", start, end) == []
+    assert support.duplicates() == []
+    assert support.lost("probe_1", start, end) == []
 
 
 def test_redis_stopped_for_a_few_seconds_crashes_nothing_and_runs_resume(
@@ -250,7 +250,7 @@ def test_a_run_over_its_timeout_is_stopped_by_the_worker_and_recorded_timed_out(
     probe(interval=3600, timeout_seconds=1, kwargs={"sleep": 20})
     hub.worker()
     hub.beat()
-    run = testing.wait_until(
+    run = support.wait_until(
         lambda: JobRun.objects.filter(status=JobRun.TIMED_OUT).first(), RUN_BOUND, "the timeout"
     )
     assert (run.finished_at - run.started_at).total_seconds() < 10
@@ -261,12 +261,12 @@ def test_a_run_over_its_timeout_is_stopped_by_the_worker_and_recorded_timed_out(
 def test_a_beat_restart_with_runs_still_queued_counts_none_of_them_missed(hub):
     probe(interval=1)
     beat = hub.beat()  # no worker yet: the messages wait in Redis
-    testing.wait_until(lambda: len(queued_slots(hub)) >= 3, RUN_BOUND, "three queued runs")
+    support.wait_until(lambda: len(queued_slots(hub)) >= 3, RUN_BOUND, "three queued runs")
     assert beat.stop() == 0
     queued = queued_slots(hub)
     hub.beat()
     hub.worker()
-    testing.wait_until(
+    support.wait_until(
         lambda: set(queued) <= set(ProbeRun.objects.values_list("scheduled_at", flat=True)),
         RUN_BOUND,
         "every queued slot to run",
@@ -280,8 +280,8 @@ def test_a_beat_restart_with_runs_still_queued_counts_none_of_them_missed(hub):
     ):
         assert not [slot for slot in executed if first <= slot <= until]
     end = max(executed)
-    assert testing.duplicates() == []
-    assert testing.lost("probe_1", min(queued), end) == []
+    assert support.duplicates() == []
+    assert support.lost("probe_1", min(queued), end) == []
 
 
 def queued_slots(hub, queue="default"):

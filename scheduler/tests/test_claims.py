@@ -5,9 +5,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from scheduler import claims, testing
 from scheduler.execution import run_job
 from scheduler.models import JobRun, ProbeRun, Schedule
+from scheduler.runs import claims, heartbeat
+from tests import support
 
 
 def this_second():
@@ -75,7 +76,7 @@ def test_a_redelivered_slot_runs_as_attempt_two_on_the_same_row_keeping_the_firs
     assert run.attempt == 2
     assert "(earlier: attempt 1: interrupted: owner gone-host:4242" in run.summary
     assert list(ProbeRun.objects.values_list("attempt", flat=True)) == [2]
-    assert testing.duplicates() == []
+    assert support.duplicates() == []
 
 
 @pytest.mark.django_db
@@ -119,21 +120,21 @@ def test_two_processes_taking_over_the_same_claim_run_it_once():
     )
     slot = this_second()
     orphan(slot)
-    results = testing.race(lambda: run_job("probe_1", slot=slot))
+    results = support.race(lambda: run_job("probe_1", slot=slot))
     assert sorted(results, key=str) == [None, JobRun.SUCCEEDED]
-    assert testing.duplicates() == []
+    assert support.duplicates() == []
     assert JobRun.objects.get().attempt == 2
 
 
 @pytest.mark.django_db
 def test_heartbeats_stamp_only_this_processs_running_claims():
     slot = this_second()
-    mine = orphan(slot, owner=claims.owner_name())
+    mine = orphan(slot, owner=heartbeat.owner_name())
     theirs = orphan(slot + timedelta(seconds=1))
-    ended_unrecorded = orphan(slot + timedelta(seconds=2), owner=claims.owner_name())
-    with claims.executing(mine):
-        assert claims.beat() == 1
-    assert claims.beat() == 0  # no longer executing: left to go stale and be reaped
+    ended_unrecorded = orphan(slot + timedelta(seconds=2), owner=heartbeat.owner_name())
+    with heartbeat.executing(mine):
+        assert heartbeat.beat() == 1
+    assert heartbeat.beat() == 0  # no longer executing: left to go stale and be reaped
     ended_unrecorded.refresh_from_db()
     assert timezone.now() - ended_unrecorded.heartbeat_at > timedelta(seconds=50)
     mine.refresh_from_db()
@@ -151,7 +152,7 @@ def test_a_dead_owners_running_claim_does_not_block_a_one_at_a_time_job():
 
 @pytest.mark.django_db
 def test_a_late_result_never_overwrites_the_attempt_that_took_the_claim_over():
-    from scheduler import hotpath
+    from scheduler.runs import statements
 
     Schedule.objects.create(job_id="probe_1", task="probe", interval_seconds=3600, max_attempts=2)
     slot = this_second()
@@ -161,10 +162,10 @@ def test_a_late_result_never_overwrites_the_attempt_that_took_the_claim_over():
     second = claims.take_over(Schedule.objects.get(job_id="probe_1"), slot, timezone.now())
     assert second is not None and second.attempt == 2
     # ...and when it wakes, its result is refused: the row still belongs to attempt 2.
-    assert not hotpath.finish(first, JobRun.SUCCEEDED, timezone.now(), "late", "")
+    assert not statements.finish(first, JobRun.SUCCEEDED, timezone.now(), "late", "")
     row = JobRun.objects.get()
     assert (row.status, row.attempt) == (JobRun.RUNNING, 2)
-    assert hotpath.finish(second, JobRun.SUCCEEDED, timezone.now(), "done", "")
+    assert statements.finish(second, JobRun.SUCCEEDED, timezone.now(), "done", "")
     assert JobRun.objects.get().status == JobRun.SUCCEEDED
 
 

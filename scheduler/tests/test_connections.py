@@ -3,8 +3,8 @@
 import pytest
 from django.db import connection
 
-from scheduler import testing
 from scheduler.models import ProbeRun, Schedule
+from tests import support
 
 pytestmark = [pytest.mark.subprocess, pytest.mark.postgres_only]
 
@@ -29,7 +29,7 @@ def test_a_busy_scheduler_holds_at_most_its_threads_plus_three_connections(sched
     # Connections this test process already holds (a session-wide live server's thread,
     # say) are not the scheduler's.
     before = other_backends()
-    scheduler_process(env=testing.subprocess_env(SCHEDULER_THREADS="4"))
+    scheduler_process(env=support.subprocess_env(SCHEDULER_THREADS="4"))
     at_once, ever = [], set()
 
     def sample_until_sixty_runs():
@@ -38,7 +38,7 @@ def test_a_busy_scheduler_holds_at_most_its_threads_plus_three_connections(sched
         ever.update(backends)
         return ProbeRun.objects.count() >= 60
 
-    testing.wait_until(sample_until_sixty_runs, 60, "sixty probe runs", every=0.1)
+    support.wait_until(sample_until_sixty_runs, 60, "sixty probe runs", every=0.1)
     # 4 job threads, the bookkeeping loop, the lock session and the notification listener.
     assert max(at_once) <= 4 + 3, at_once
     # Persistent: the same few backends served all sixty runs, none opened per job.

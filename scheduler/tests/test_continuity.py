@@ -6,8 +6,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
-from scheduler.continuity import resume_point
 from scheduler.models import JobRun, Schedule
+from scheduler.runs.continuity import resume_point
 
 pytestmark = pytest.mark.django_db
 

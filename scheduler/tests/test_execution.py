@@ -5,9 +5,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from scheduler import testing
 from scheduler.execution import run_job
 from scheduler.models import JobRun, ProbeRun, Schedule
+from tests import support
 
 
 def probe_schedule(job_id="probe_1", **fields) -> Schedule:
@@ -23,10 +23,10 @@ def this_second():
 def test_the_same_slot_fired_twice_at_once_executes_once():
     probe_schedule(kwargs={"sleep": 0.3})
     slot = this_second()
-    results = testing.race(lambda: run_job("probe_1", slot=slot))
+    results = support.race(lambda: run_job("probe_1", slot=slot))
     assert sorted(results, key=str) == [None, JobRun.SUCCEEDED]
     assert ProbeRun.objects.filter(job_id="probe_1", scheduled_at=slot).count() == 1
-    assert testing.duplicates() == []
+    assert support.duplicates() == []
 
 
 @pytest.mark.django_db
@@ -35,7 +35,7 @@ def test_a_slot_fired_again_later_is_not_run_again():
     slot = this_second()
     assert run_job("probe_1", slot=slot) == JobRun.SUCCEEDED
     assert run_job("probe_1", slot=slot) is None
-    assert testing.duplicates() == []
+    assert support.duplicates() == []
     assert ProbeRun.objects.count() == 1
 
 
@@ -75,15 +75,15 @@ def test_a_slot_later_than_its_grace_is_recorded_missed_not_run():
     run = JobRun.objects.get(job_id="probe_1")
     assert (run.missed_count, run.missed_until) == (1, slot)
     assert ProbeRun.objects.count() == 0
-    assert testing.lost("probe_1", slot, slot) == []
+    assert support.lost("probe_1", slot, slot) == []
 
 
 @pytest.mark.django_db(transaction=True)
 def test_an_overlapping_slot_is_skipped_and_recorded():
     probe_schedule(kwargs={"sleep": 1.0}, max_running=1)
     first = this_second()
-    runner = testing.in_thread(run_job, "probe_1", slot=first)
-    testing.wait_until(lambda: ProbeRun.objects.exists(), 5, "the first run to start")
+    runner = support.in_thread(run_job, "probe_1", slot=first)
+    support.wait_until(lambda: ProbeRun.objects.exists(), 5, "the first run to start")
     assert run_job("probe_1", slot=first + timedelta(seconds=60)) == JobRun.SKIPPED
     runner.join(10)
     statuses = dict(JobRun.objects.values_list("scheduled_at", "status"))
@@ -115,14 +115,14 @@ def test_the_ledger_reports_a_slot_executed_twice(db):
         ProbeRun.objects.create(
             job_id="probe_1", scheduled_at=slot, pid=1, started_at=slot, finished_at=slot
         )
-    assert len(testing.duplicates()) == 2  # finished twice, and attempt 1 executed twice
+    assert len(support.duplicates()) == 2  # finished twice, and attempt 1 executed twice
 
 
 def test_the_ledger_reports_a_slot_neither_run_nor_recorded_missed(db):
     anchor = this_second()
     Schedule.objects.create(job_id="probe_1", task="probe", interval_seconds=10, anchor=anchor)
     ProbeRun.objects.create(job_id="probe_1", scheduled_at=anchor, pid=1, started_at=anchor)
-    assert testing.lost("probe_1", anchor, anchor + timedelta(seconds=20)) == [
+    assert support.lost("probe_1", anchor, anchor + timedelta(seconds=20)) == [
         anchor + timedelta(seconds=10),
         anchor + timedelta(seconds=20),
     ]
@@ -213,8 +213,8 @@ def test_the_ledger_counts_a_skipped_slot_as_recorded_not_lost(db):
         started_at=skipped,
         summary="skipped: 1 run(s) of this job still going",
     )
-    assert testing.lost("probe_1", anchor, skipped) == []
-    assert testing.tally("probe_1", anchor, skipped) == {
+    assert support.lost("probe_1", anchor, skipped) == []
+    assert support.tally("probe_1", anchor, skipped) == {
         "expected": 2,
         "ran": 1,
         "missed": 1,
@@ -237,4 +237,4 @@ def test_the_ledger_counts_a_skip_with_no_run_in_flight_as_lost(db):
     JobRun.objects.create(
         job_id="probe_1", scheduled_at=skipped, status=JobRun.SKIPPED, started_at=anchor
     )
-    assert testing.lost("probe_1", anchor, skipped) == [skipped]
+    assert support.lost("probe_1", anchor, skipped) == [skipped]

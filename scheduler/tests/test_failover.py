@@ -11,8 +11,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from scheduler import testing
 from scheduler.models import ProbeRun, Schedule
+from tests import support
 
 pytestmark = [pytest.mark.subprocess, pytest.mark.postgres_only]
 
@@ -38,17 +38,17 @@ def executing_pids(since=None):
 
 
 def assert_each_slot_once(start, end, count=3):
-    assert testing.duplicates() == []
+    assert support.duplicates() == []
     for n in range(1, count + 1):
-        assert testing.lost(f"probe_{n}", start, end) == [], f"probe_{n}"
+        assert support.lost(f"probe_{n}", start, end) == [], f"probe_{n}"
 
 
 def test_two_gunicorn_masters_with_two_workers_each_run_each_slot_once():
-    from scheduler.testing import free_port
+    from tests.support import free_port
 
     probes()
     masters = [
-        testing.Process(
+        support.Process(
             [
                 sys.executable,
                 "-m",
@@ -59,12 +59,12 @@ def test_two_gunicorn_masters_with_two_workers_each_run_each_slot_once():
                 "-b",
                 f"127.0.0.1:{free_port()}",
             ],
-            env=testing.subprocess_env(SCHEDULER_AUTOSTART="true"),
+            env=support.subprocess_env(SCHEDULER_AUTOSTART="true"),
         )
         for _ in range(2)
     ]
     try:
-        testing.wait_until(
+        support.wait_until(
             lambda: (
                 sum(m.output.count("Background scheduler started") for m in masters) == 1
                 and sum(m.output.count("standing by") for m in masters) == 3
@@ -93,7 +93,7 @@ def holder_and_standby(scheduler_process):
     standing by (stopped at teardown; the holder by `scheduler_process`)."""
     probes()
     holder = scheduler_process()
-    standby = testing.manage("runscheduler")
+    standby = support.manage("runscheduler")
     try:
         standby.wait_for_line("standing by", timeout=20)
         yield holder, standby
@@ -105,13 +105,13 @@ def test_sigkill_of_the_holder_hands_over_within_the_bound_and_doubles_nothing(
     holder_and_standby,
 ):
     holder, standby = holder_and_standby
-    testing.wait_until(lambda: ProbeRun.objects.count() >= 6, 10, "runs by the holder")
+    support.wait_until(lambda: ProbeRun.objects.count() >= 6, 10, "runs by the holder")
     start = ProbeRun.objects.earliest("scheduled_at").scheduled_at
     holder.stop(signal.SIGKILL)
     killed = time.monotonic()
     standby.wait_for_line("Background scheduler started", timeout=TAKEOVER_BOUND)
     took = time.monotonic() - killed
-    testing.wait_until(
+    support.wait_until(
         lambda: ProbeRun.objects.filter(pid=standby.proc.pid).count() >= 6, 10, "new runs"
     )
     end = timezone.now() - timezone.timedelta(seconds=2)
@@ -122,13 +122,13 @@ def test_sigkill_of_the_holder_hands_over_within_the_bound_and_doubles_nothing(
 
 def test_a_frozen_holder_loses_the_lock_and_fires_nothing_when_it_wakes(holder_and_standby):
     holder, standby = holder_and_standby
-    testing.wait_until(lambda: ProbeRun.objects.count() >= 3, 10, "runs by the holder")
+    support.wait_until(lambda: ProbeRun.objects.count() >= 3, 10, "runs by the holder")
     holder.proc.send_signal(signal.SIGSTOP)
     frozen = time.monotonic()
     try:
         standby.wait_for_line("Background scheduler started", timeout=TAKEOVER_BOUND + 2)
         took = time.monotonic() - frozen
-        testing.wait_until(
+        support.wait_until(
             lambda: ProbeRun.objects.filter(pid=standby.proc.pid).count() >= 3, 10, "new runs"
         )
         mark = len(holder.lines)
@@ -136,14 +136,14 @@ def test_a_frozen_holder_loses_the_lock_and_fires_nothing_when_it_wakes(holder_a
     finally:
         holder.proc.send_signal(signal.SIGCONT)
     holder.wait_for_line("Scheduler lock lost", timeout=10, start=mark)
-    testing.wait_until(
+    support.wait_until(
         lambda: ProbeRun.objects.filter(pid=standby.proc.pid, started_at__gte=woke).count() >= 6,
         10,
         "the new holder firing on after the old one woke",
     )
     assert took < TAKEOVER_BOUND + 2
     assert executing_pids(since=woke) == {standby.proc.pid}
-    assert testing.duplicates() == []
+    assert support.duplicates() == []
 
 
 def test_terminating_the_lock_session_stops_the_holder_and_a_standby_takes_over(
@@ -159,11 +159,11 @@ def test_terminating_the_lock_session_stops_the_holder_and_a_standby_takes_over(
     cut = timezone.now()
     holder.wait_for_line("Scheduler lock lost", timeout=10)
     standby.wait_for_line("Background scheduler started", timeout=TAKEOVER_BOUND)
-    testing.wait_until(
+    support.wait_until(
         lambda: ProbeRun.objects.filter(pid=standby.proc.pid).count() >= 6, 10, "new runs"
     )
     assert holder.proc.pid not in executing_pids(since=cut + timezone.timedelta(seconds=2))
-    assert testing.duplicates() == []
+    assert support.duplicates() == []
 
 
 def holder_name(process) -> str:

@@ -7,9 +7,9 @@ import pytest
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
-from scheduler import claims
 from scheduler.execution import run_job
 from scheduler.models import JobCounter, JobRun, Schedule, SchedulerState
+from scheduler.runs import claims
 from strategies.models import Strategy
 
 pytestmark = pytest.mark.django_db

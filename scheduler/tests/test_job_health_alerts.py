@@ -6,9 +6,9 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from scheduler import jobhealth
 from scheduler.execution import run_job
 from scheduler.models import JobHealth, JobRun, Schedule
+from scheduler.runs import health as jobhealth
 
 pytestmark = pytest.mark.django_db
 
@@ -101,7 +101,7 @@ def test_a_success_clears_a_failing_state_set_by_another_process():
 def test_many_jobs_late_at_once_send_a_bounded_number_of_mails():
     """After an outage every job is late at once: a mail each for the first ten, then one
     listing the others, not one send per job from the health thread."""
-    from scheduler import alerts
+    from scheduler.runs import alerts
 
     count = alerts.SEPARATE_MAILS_PER_LOOK + 15
     anchors = []

@@ -8,8 +8,8 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission
 from django.test import Client
 
-from scheduler import tokens
 from scheduler.models import ApiToken, JobHealth, RunRequest, Schedule
+from scheduler.web import tokens
 from strategies.models import Strategy
 
 pytestmark = pytest.mark.django_db

@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from scheduler import testing
 from scheduler.models import ProbeRun, Schedule
+from tests import support
 
 pytestmark = pytest.mark.subprocess
 
@@ -17,47 +17,47 @@ def test_a_second_runscheduler_stands_by_and_takes_over_when_the_first_is_killed
     Schedule.objects.create(job_id="probe_1", task="probe", interval_seconds=1)
     holder = scheduler_process()
     assert "Scheduler lock acquired by" in holder.output
-    standby = testing.manage("runscheduler")
+    standby = support.manage("runscheduler")
     try:
         match = standby.wait_for_line(r"Scheduler lock held by (\S+), standing by", timeout=20)
         assert match.group(1).endswith(f":{holder.proc.pid}")
-        testing.wait_until(lambda: ProbeRun.objects.count() >= 2, 10, "runs by the holder")
+        support.wait_until(lambda: ProbeRun.objects.count() >= 2, 10, "runs by the holder")
         assert set(ProbeRun.objects.values_list("pid", flat=True)) == {holder.proc.pid}
 
         holder.stop(signal.SIGKILL)
         killed = time.monotonic()
         standby.wait_for_line("Background scheduler started", timeout=10)
         assert time.monotonic() - killed < 10
-        testing.wait_until(
+        support.wait_until(
             lambda: ProbeRun.objects.filter(pid=standby.proc.pid).count() >= 2,
             10,
             "runs by the new holder",
         )
     finally:
         standby.stop()
-    assert testing.duplicates() == []
+    assert support.duplicates() == []
     first = ProbeRun.objects.order_by("scheduled_at").first().scheduled_at
     last = ProbeRun.objects.order_by("scheduled_at").last().scheduled_at
-    assert testing.lost("probe_1", first, last) == []
+    assert support.lost("probe_1", first, last) == []
 
 
 def test_gunicorn_with_several_workers_runs_one_scheduler(transactional_db):
     import sys
 
-    from scheduler.testing import free_port
+    from tests.support import free_port
 
     Schedule.objects.create(job_id="probe_1", task="probe", interval_seconds=1)
     port = free_port()
-    web = testing.Process(
+    web = support.Process(
         [sys.executable, "-m", "gunicorn", "altar.wsgi", "-w", "3", "-b", f"127.0.0.1:{port}"],
-        env=testing.subprocess_env(SCHEDULER_AUTOSTART="true"),
+        env=support.subprocess_env(SCHEDULER_AUTOSTART="true"),
     )
     try:
         web.wait_for_line("Background scheduler started", timeout=30)
-        testing.wait_until(lambda: web.output.count("standing by") == 2, 30, "two standbys")
-        testing.wait_until(lambda: ProbeRun.objects.count() >= 3, 10, "probe runs")
+        support.wait_until(lambda: web.output.count("standing by") == 2, 30, "two standbys")
+        support.wait_until(lambda: ProbeRun.objects.count() >= 3, 10, "probe runs")
     finally:
         assert web.stop() == 0
     assert web.output.count("Background scheduler started") == 1
     assert len(set(ProbeRun.objects.values_list("pid", flat=True))) == 1
-    assert testing.duplicates() == []
+    assert support.duplicates() == []

@@ -4,8 +4,8 @@ tokens (raw or digest), database or broker credentials."""
 import pytest
 from django.test import Client
 
-from scheduler import tokens
 from scheduler.models import JobRun, SchedulerState
+from scheduler.web import tokens
 
 pytestmark = pytest.mark.django_db
 

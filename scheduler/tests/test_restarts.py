@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from scheduler import testing
 from scheduler.models import JobRun, ProbeRun, Schedule
+from tests import support
 
 pytestmark = pytest.mark.subprocess
 
@@ -20,7 +20,7 @@ def test_after_a_stop_each_job_continues_on_its_grid_and_the_gap_is_one_missed_r
         job_id="probe_1", task="probe", interval_seconds=1, misfire_grace_seconds=2
     )
     first = scheduler_process()
-    testing.wait_until(lambda: ProbeRun.objects.count() >= 2, 10, "two probe runs")
+    support.wait_until(lambda: ProbeRun.objects.count() >= 2, 10, "two probe runs")
     assert first.stop() == 0
     stopped = timezone.now()
     # The outage itself: several intervals with no scheduler at all.
@@ -28,7 +28,7 @@ def test_after_a_stop_each_job_continues_on_its_grid_and_the_gap_is_one_missed_r
 
     second = scheduler_process()
     restarted = timezone.now()
-    testing.wait_until(
+    support.wait_until(
         lambda: ProbeRun.objects.filter(started_at__gte=restarted).count() >= 3,
         10,
         "runs after the restart",
@@ -75,12 +75,12 @@ def test_a_run_cut_short_by_sigkill_is_interrupted_then_retried_once_as_attempt_
         kwargs={"sleep": 2},
     )
     victim = scheduler_process()
-    testing.wait_until(lambda: ProbeRun.objects.exists(), 10, "the first attempt to start")
+    support.wait_until(lambda: ProbeRun.objects.exists(), 10, "the first attempt to start")
     victim.stop(signal.SIGKILL)
     assert JobRun.objects.get(job_id="probe_1").status == JobRun.RUNNING  # not noticed yet
 
     scheduler_process()
-    run = testing.wait_until(
+    run = support.wait_until(
         lambda: JobRun.objects.filter(job_id="probe_1", status=JobRun.SUCCEEDED).first(),
         15,
         "attempt 2 to finish",
@@ -90,7 +90,7 @@ def test_a_run_cut_short_by_sigkill_is_interrupted_then_retried_once_as_attempt_
     attempts = list(ProbeRun.objects.order_by("attempt").values_list("attempt", "finished_at"))
     assert [a for a, _ in attempts] == [1, 2]
     assert attempts[0][1] is None  # attempt 1 never finished: it was killed
-    assert testing.duplicates() == []
+    assert support.duplicates() == []
 
 
 def test_with_no_attempts_left_a_killed_run_stays_interrupted(scheduler_process):
@@ -98,10 +98,10 @@ def test_with_no_attempts_left_a_killed_run_stays_interrupted(scheduler_process)
         job_id="probe_1", task="probe", interval_seconds=3600, kwargs={"sleep": 2}
     )
     victim = scheduler_process()
-    testing.wait_until(lambda: ProbeRun.objects.exists(), 10, "the run to start")
+    support.wait_until(lambda: ProbeRun.objects.exists(), 10, "the run to start")
     victim.stop(signal.SIGKILL)
     restarted = scheduler_process()
-    testing.wait_until(
+    support.wait_until(
         lambda: JobRun.objects.filter(job_id="probe_1", status=JobRun.INTERRUPTED).exists(),
         10,
         "the reaper",
@@ -124,13 +124,13 @@ def test_sqlite_takes_a_scheduler_and_a_writing_web_process_at_once(scheduler_pr
         Schedule.objects.filter(job_id="health_check").update(description=f"edit {writes}")
         writes += 2
     ended = timezone.now()
-    testing.wait_until(
+    support.wait_until(
         lambda: ProbeRun.objects.filter(scheduled_at__gte=ended).count() >= 50, 10, "a full round"
     )
     process.stop()
     assert "database is locked" not in process.output
     assert "Traceback" not in process.output
     assert writes > 20
-    assert testing.duplicates() == []
+    assert support.duplicates() == []
     for n in range(1, 51):
-        assert testing.lost(f"probe_{n}", started, ended) == [], f"probe_{n}"
+        assert support.lost(f"probe_{n}", started, ended) == [], f"probe_{n}"

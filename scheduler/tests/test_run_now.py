@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from scheduler import testing
 from scheduler.models import JobRun, ProbeRun, RunRequest, Schedule
+from tests import support
 
 pytestmark = pytest.mark.subprocess
 
@@ -32,7 +32,7 @@ def press_run_now(client) -> RunRequest:
 
 
 def assert_ran_once_by(request: RunRequest, pid: int | None = None) -> JobRun:
-    run = testing.wait_until(
+    run = support.wait_until(
         lambda: JobRun.objects.filter(job_id="probe_daily", status=JobRun.SUCCEEDED).first(),
         BOUND,
         "the manual run",
@@ -45,7 +45,7 @@ def assert_ran_once_by(request: RunRequest, pid: int | None = None) -> JobRun:
     request.refresh_from_db()
     assert request.handed_at is not None
     assert ProbeRun.objects.filter(job_id="probe_daily").count() == 1
-    assert testing.duplicates() == []
+    assert support.duplicates() == []
     return run
 
 
@@ -74,11 +74,11 @@ def celery_worker_and_beat(redis_server, settings):
     """A prefork worker and celery beat (`runscheduler`) on the test database, with the
     shared private-Redis fixture; yields the worker."""
     settings.SCHEDULER_BACKEND = "celery"  # this process writes as a web process would
-    env = testing.subprocess_env(SCHEDULER_BACKEND="celery", REDIS_URL=redis_server.url)
+    env = support.subprocess_env(SCHEDULER_BACKEND="celery", REDIS_URL=redis_server.url)
     started = []
     try:
-        started.append(testing.celery_worker(env))
-        started.append(testing.manage("runscheduler", env=env))
+        started.append(support.celery_worker(env))
+        started.append(support.manage("runscheduler", env=env))
         started[-1].wait_for_line(r"Background scheduler started, backend=celery", 60)
         yield started[0]
     finally:

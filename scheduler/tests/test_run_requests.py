@@ -5,15 +5,18 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from scheduler import claims, control, testing
+from scheduler.engine import run_requests
 from scheduler.models import JobCounter, JobRun, RunRequest, Schedule, SchedulerState
+from scheduler.runs import claims
+from scheduler.web import control
+from tests import support
 
 
 @pytest.mark.django_db(transaction=True)
 def test_two_schedulers_taking_the_same_request_hand_it_over_once():
     schedule = Schedule.objects.get(job_id="health_check")
     control.run_now(schedule, None, via="test")
-    results = testing.race(control.take_run_requests)
+    results = support.race(run_requests.take)
     assert sorted(len(taken) for taken in results) == [0, 1]
     assert RunRequest.objects.get().handed_at is not None
 
@@ -24,14 +27,14 @@ def test_a_request_is_a_row_and_a_bump_never_a_run():
     control.run_now(Schedule.objects.get(job_id="health_check"), None, via="test")
     assert SchedulerState.current() == before + 1
     assert not JobRun.objects.exists()
-    ((job_id, slot),) = control.take_run_requests()
+    ((job_id, slot),) = run_requests.take()
     assert job_id == "health_check" and slot == RunRequest.objects.get().slot
-    assert control.take_run_requests() == []
+    assert run_requests.take() == []
 
 
 @pytest.mark.django_db
 def test_a_request_the_engine_refuses_is_put_back_and_handed_over_next_time():
-    from scheduler.runner import SchedulerRunner
+    from scheduler.engine.runner import SchedulerRunner
 
     class StoppedEngine:
         def redeliver(self, job_id, slot):

@@ -6,8 +6,8 @@ import time
 import pytest
 from django.utils import timezone
 
-from scheduler import testing
 from scheduler.models import JobRun, ProbeRun, Schedule
+from tests import support
 
 pytestmark = pytest.mark.subprocess
 
@@ -37,7 +37,7 @@ def test_a_strategy_toggled_here_runs_there_and_stops_when_stopped(scheduler_pro
     toggled = timezone.now()
     strategy.start()
     saved = timezone.now()
-    testing.wait_until(
+    support.wait_until(
         lambda: runs_of(strategy.job_id, JobRun.SUCCEEDED).exists(), 10, "the first strategy run"
     )
     first = runs_of(strategy.job_id).order_by("started_at").first()
@@ -47,7 +47,7 @@ def test_a_strategy_toggled_here_runs_there_and_stops_when_stopped(scheduler_pro
     # (the toggle spans `toggled` to `saved`: the save itself takes a moment)
     assert toggled <= first.scheduled_at <= saved + timezone.timedelta(seconds=1)
     assert (first.started_at - toggled).total_seconds() < 2.5
-    testing.wait_until(lambda: runs_of(strategy.job_id).count() >= 3, 10, "three runs")
+    support.wait_until(lambda: runs_of(strategy.job_id).count() >= 3, 10, "three runs")
     assert "1 candle judged" in first.summary  # a paper-trading run (strategies.trading)
 
     mark = len(process.lines)
@@ -55,14 +55,14 @@ def test_a_strategy_toggled_here_runs_there_and_stops_when_stopped(scheduler_pro
     process.wait_for_line(rf"Removed job {strategy.job_id}\b", timeout=5, start=mark)
     stopped_at = timezone.now()
     probes_then = ProbeRun.objects.filter(started_at__gt=stopped_at).count()
-    testing.wait_until(
+    support.wait_until(
         lambda: ProbeRun.objects.filter(started_at__gt=stopped_at).count() >= probes_then + 3,
         10,
         "three more probe slots after the stop",
     )
     late = runs_of(strategy.job_id).filter(scheduled_at__gt=stopped_at)
     assert not late.exists(), "the stopped strategy ran again"
-    assert testing.duplicates() == []
+    assert support.duplicates() == []
 
 
 def test_an_interval_edit_reaches_the_running_scheduler(scheduler_process):
@@ -73,13 +73,13 @@ def test_an_interval_edit_reaches_the_running_scheduler(scheduler_process):
     schedule.interval_seconds = 1
     schedule.save()
     process.wait_for_line(r"Registered job probe_1 \(every 1s\)", timeout=5, start=mark)
-    testing.wait_until(lambda: ProbeRun.objects.count() >= first + 2, 10, "runs every second")
+    support.wait_until(lambda: ProbeRun.objects.count() >= first + 2, 10, "runs every second")
 
 
 def test_sigterm_stops_it_cleanly_within_a_few_seconds(scheduler_process):
     Schedule.objects.create(job_id="probe_1", task="probe", interval_seconds=1)
     process = scheduler_process()
-    testing.wait_until(lambda: ProbeRun.objects.exists(), 10, "a probe run")
+    support.wait_until(lambda: ProbeRun.objects.exists(), 10, "a probe run")
     sent = time.monotonic()
     code = process.stop(signal.SIGTERM, timeout=15)
     took = time.monotonic() - sent
@@ -94,8 +94,8 @@ def test_a_job_still_running_at_sigterm_gets_its_grace_then_is_recorded_interrup
     Schedule.objects.create(
         job_id="probe_1", task="probe", interval_seconds=3600, kwargs={"sleep": 60}
     )
-    process = scheduler_process(env=testing.subprocess_env(SCHEDULER_SHUTDOWN_GRACE="1"))
-    testing.wait_until(lambda: ProbeRun.objects.exists(), 10, "the long run to start")
+    process = scheduler_process(env=support.subprocess_env(SCHEDULER_SHUTDOWN_GRACE="1"))
+    support.wait_until(lambda: ProbeRun.objects.exists(), 10, "the long run to start")
     code = process.stop(signal.SIGINT, timeout=15)
     assert code == 0, process.output
     assert "1 run(s) recorded as interrupted" in process.output

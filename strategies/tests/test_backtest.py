@@ -8,12 +8,12 @@ import pytest
 import time_machine
 from django.core.management import CommandError, call_command
 
-from scheduler import testing
 from scheduler.execution import run_job
 from scheduler.models import JobRun
 from strategies.backtest import Result, run_backtest
 from strategies.models import Signal, Strategy, Trade
 from strategies.trading import Step
+from tests import support
 
 from .conftest import read_rows, series_path, store_series
 
@@ -188,7 +188,7 @@ def test_bad_input_is_one_readable_error(stored_strategy, args, message):
 @pytest.mark.django_db
 @pytest.mark.subprocess
 def test_from_the_shell_bad_input_exits_non_zero_with_one_line():
-    process = testing.manage("backtest", "999", "--since", "2024-01-01", "--until", "2024-06-30")
+    process = support.manage("backtest", "999", "--since", "2024-01-01", "--until", "2024-06-30")
     assert process.proc.wait(60) == 1
     process.stop()
     assert process.lines == ["CommandError: strategy '999' does not exist"]

@@ -13,12 +13,12 @@ import time_machine
 from market_data.models import Candle, Symbol
 from market_data.providers.simulated import SimulatedProvider
 from market_data.timeframes import timeframe_ms, to_ms
-from scheduler import testing
 from scheduler.execution import run_job
 from scheduler.models import JobRun, Schedule
 from strategies import trading
 from strategies.models import PaperAccount, Signal, Strategy, Trade
 from strategies.paper import money
+from tests import support
 
 NOON = datetime(2024, 3, 1, 12, 0, 30, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
@@ -165,7 +165,7 @@ def test_a_slot_delivered_twice_at_once_records_one_signal(clock):
     strategy.start()
     trading.ensure_fresh(trading.market(strategy), "1m", NOON)
     slot = slot_now()
-    results = testing.race(lambda: run_job(strategy.job_id, slot=slot))
+    results = support.race(lambda: run_job(strategy.job_id, slot=slot))
     assert sorted(results, key=str) == [None, JobRun.SUCCEEDED]
     assert Signal.objects.filter(strategy=strategy).count() == 1
 
@@ -175,7 +175,7 @@ def test_two_runs_racing_past_the_scheduler_still_record_one_signal_per_candle(c
     # The claim is the scheduler's guard; the account's row lock is the strategy's own.
     strategy = minute_strategy()
     trading.ensure_fresh(trading.market(strategy), "1m", NOON)
-    results = testing.race(lambda: trading.run(Strategy.objects.get(pk=strategy.pk)), times=3)
+    results = support.race(lambda: trading.run(Strategy.objects.get(pk=strategy.pk)), times=3)
     assert len(results) == 3
     assert sum("1 candle judged" in summary for summary in results) == 1
     assert Signal.objects.filter(strategy=strategy).count() == 1
@@ -197,7 +197,7 @@ def test_an_overlapping_slot_is_skipped_and_recorded(clock, monkeypatch):
 
     monkeypatch.setattr(trading, "ensure_fresh", held)
     first = slot_now()
-    runner = testing.in_thread(run_job, strategy.job_id, slot=first)
+    runner = support.in_thread(run_job, strategy.job_id, slot=first)
     assert started.wait(10), "the first run did not start"
     monkeypatch.setattr(trading, "ensure_fresh", real)
     assert run_job(strategy.job_id, slot=first + timedelta(seconds=1)) == JobRun.SKIPPED

@@ -8,7 +8,7 @@ import os
 
 from django.db import connection
 
-from scheduler import testing
+from tests import support
 
 from .catalogue import FAULTS
 
@@ -40,13 +40,13 @@ class FaultReport:
         totals = {"expected": 0, "ran": 0, "missed": 0}
         lost = []
         for job_id in job_ids:
-            figures = testing.tally(job_id, start, end, using)
+            figures = support.tally(job_id, start, end, using)
             for key in totals:
                 totals[key] += figures[key]
             lost += [
-                f"{job_id} {slot.isoformat()}" for slot in testing.lost(job_id, start, end, using)
+                f"{job_id} {slot.isoformat()}" for slot in support.lost(job_id, start, end, using)
             ]
-        row = dict(totals, duplicates=testing.duplicates(job_ids, using), lost=lost)
+        row = dict(totals, duplicates=support.duplicates(job_ids, using), lost=lost)
         self.record(fault, recovery=recovery, note=note, **row)
         detail = f"\n{context()}" if context and (row["duplicates"] or lost) else ""
         assert row["duplicates"] == [], f"slots executed twice: {row['duplicates']}{detail}"

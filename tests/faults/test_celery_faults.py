@@ -18,10 +18,10 @@ import requests
 from django.test import Client
 from django.utils import timezone
 
-from scheduler import testing
 from scheduler.models import JobRun, ProbeRun, Schedule
 from scheduler.tests import test_celery_backend as celery_tests
 from scheduler.tests.test_celery_backend import probe, probe_slots, wait_for_slots
+from tests import support
 
 from ..heroku import VENV_BIN
 
@@ -46,13 +46,13 @@ class Web:
     def __init__(self, env: dict[str, str]):
         from django.contrib.auth import get_user_model
 
-        from scheduler import tokens
+        from scheduler.web import tokens
 
-        self.port = testing.free_port()
+        self.port = support.free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         path = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"  # as a dyno has it
-        self.process = testing.Process(
-            testing.procfile_command("web"), env={**env, "PORT": str(self.port), "PATH": path}
+        self.process = support.Process(
+            support.procfile_command("web"), env={**env, "PORT": str(self.port), "PATH": path}
         )
         user = get_user_model().objects.create_superuser("staff", "", "pw-for-tests-only")
         client = Client()
@@ -61,7 +61,7 @@ class Web:
         self.session.cookies.set("sessionid", client.cookies["sessionid"].value)
         self.token = tokens.issue(user, "fault tests")[1]
         try:
-            testing.wait_until(self._up, START_BOUND, "gunicorn to answer", every=0.5)
+            support.wait_until(self._up, START_BOUND, "gunicorn to answer", every=0.5)
         except AssertionError:
             self.process.stop()
             raise
@@ -149,7 +149,7 @@ def test_while_redis_is_paused_the_web_answers_beat_gives_up_in_time_and_no_slot
     beat.wait_for_line(r"Broker unreachable, \d+ run\(s\) waiting", PUBLISH_BOUND, log_mark)
     gave_up = time.monotonic() - paused_at
     assert gave_up < PAUSE_SECONDS
-    testing.wait_until(
+    support.wait_until(
         lambda: first_run_after(resumed_at), RUN_BOUND, "a probe run after the pause"
     )
     recovery = (first_run_after(resumed_at).started_at - resumed_at).total_seconds()
@@ -189,13 +189,13 @@ def test_a_worker_dyno_started_before_redis_says_so_retries_and_runs_once_redis_
     Schedule.objects.all().delete()
     start = timezone.now()
     probe(interval=1)
-    env = testing.subprocess_env(
+    env = support.subprocess_env(
         SCHEDULER_BACKEND="celery",
         REDIS_URL=redis.url,
         SCHEDULER_HEARTBEAT_SECONDS="1",
         PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
     )
-    dyno = testing.Process(testing.procfile_command("worker"), env=env)
+    dyno = support.Process(support.procfile_command("worker"), env=env)
     try:
         dyno.wait_for_line(
             rf"consumer: Cannot connect to redis://:\*\*@127\.0\.0\.1:{redis.port}/0: "
@@ -217,7 +217,7 @@ def test_a_worker_dyno_started_before_redis_says_so_retries_and_runs_once_redis_
         redis.start()  # on the same port
         up_at = timezone.now()
         dyno.wait_for_line(r"\bready\.", START_BOUND)
-        testing.wait_until(lambda: first_run_after(up_at), RUN_BOUND, "a run once Redis is up")
+        support.wait_until(lambda: first_run_after(up_at), RUN_BOUND, "a run once Redis is up")
         recovery = (first_run_after(up_at).started_at - up_at).total_seconds()
         wait_for_slots(probe_slots() + 3)
         assert client.get("/healthz").json()["components"]["broker"]["status"] == "ok"
@@ -268,7 +268,7 @@ def test_a_worker_whose_main_process_is_killed_has_its_runs_redelivered_and_each
     jobs = ["probe_retried", "probe_once"]
     worker = hub.worker()
     hub.beat()
-    cut = testing.wait_until(
+    cut = support.wait_until(
         lambda: len(running := list(ProbeRun.objects.filter(finished_at=None))) == 2 and running,
         RUN_BOUND,
         "a run of each job in flight on the pool",
@@ -286,7 +286,7 @@ def test_a_worker_whose_main_process_is_killed_has_its_runs_redelivered_and_each
         )
         redelivered = time.monotonic() - killed
         pool_survived = [pid for pid in pool if alive(pid)]
-        testing.wait_until(
+        support.wait_until(
             lambda: ProbeRun.objects.filter(
                 job_id="probe_retried", attempt=2, finished_at__isnull=False
             ).exists(),
@@ -326,7 +326,7 @@ def test_a_worker_whose_main_process_is_killed_has_its_runs_redelivered_and_each
     )
 
 
-def pids_of(worker: testing.Process) -> set[int]:
+def pids_of(worker: support.Process) -> set[int]:
     """The pool processes of a worker: the children of its main process."""
     import subprocess
 
@@ -356,7 +356,7 @@ def test_beat_killed_a_second_after_a_send_doubles_no_slot_and_loses_none(
     twice runs once (its claim), and no queued slot is recorded missed and run too."""
     probe(interval=1)
     start = timezone.now()
-    monitor = testing.Process(["redis-cli", "-p", str(redis_server.port), "MONITOR"])
+    monitor = support.Process(["redis-cli", "-p", str(redis_server.port), "MONITOR"])
     try:
         monitor.wait_for_line(r"^OK", 10)
         first = hub.beat()  # no worker yet: what it sends waits in Redis
@@ -368,7 +368,7 @@ def test_beat_killed_a_second_after_a_send_doubles_no_slot_and_loses_none(
         queued = celery_tests.queued_slots(hub)
         hub.beat()
         hub.worker()
-        testing.wait_until(lambda: first_run_after(killed_at), RUN_BOUND, "a run after the kill")
+        support.wait_until(lambda: first_run_after(killed_at), RUN_BOUND, "a run after the kill")
         recovery = (first_run_after(killed_at).started_at - killed_at).total_seconds()
         wait_for_slots(probe_slots() + 3)
     finally:

@@ -31,10 +31,11 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 from django_celery_beat.models import PeriodicTask
 
-from scheduler import testing, tokens
 from scheduler.models import JobRun, RunRequest, Schedule, SchedulerState
 from scheduler.tests.test_admin import form_data as schedule_form
+from scheduler.web import tokens
 from strategies.models import PaperAccount, Strategy
+from tests import support
 
 # The rows any accepted change would write: the objects, their jobs, Celery beat's mirror,
 # admin history, run requests, the scheduler's change counter and run history.
@@ -606,7 +607,7 @@ def test_commands_refuse_bad_values_with_one_readable_line_and_no_traceback(faul
     the reason on one line, no traceback, nothing saved. Started together, to save the
     seconds each Django start-up takes."""
     before = snapshot()
-    runs = [(args, pattern, testing.manage(*args)) for args, pattern in COMMANDS]
+    runs = [(args, pattern, support.manage(*args)) for args, pattern in COMMANDS]
     for args, pattern, process in runs:
         assert process.proc.wait(60) != 0, process.output
         process.stop()

@@ -2,7 +2,7 @@
 the hub terminated in the middle of a run.
 
 The hub (`runscheduler`; for the Celery backend a worker and beat with a private Redis)
-runs against a database on a private PostgreSQL cluster (`testing.PrivatePostgres`), never
+runs against a database on a private PostgreSQL cluster (`support.PrivatePostgres`), never
 the shared server, since the tests restart it. The test reads that database through an
 extra Django alias, `hub`, registered for the duration of a test; the probe ledger is read
 there (`using=HUB`).
@@ -21,8 +21,8 @@ from django.db import connection, connections
 from django.db.utils import load_backend
 from django.utils import timezone
 
-from scheduler import testing
 from scheduler.models import JobRun, ProbeRun
+from tests import support
 
 pytestmark = [pytest.mark.postgres_only]
 
@@ -39,17 +39,17 @@ def cluster():
     """A private cluster with a migrated template database; removed after the module."""
     if connection.vendor != "postgresql":
         pytest.skip("the PostgreSQL faults need PostgreSQL (DATABASE_URL=postgres://...)")
-    if why := testing.PrivatePostgres.available():
+    if why := support.PrivatePostgres.available():
         if os.environ.get("CI") == "true":
             pytest.fail(f"{why}, and CI=true: failing")
         pytest.skip(f"no private PostgreSQL cluster: {why}")
-    server = testing.PrivatePostgres()
+    server = support.PrivatePostgres()
     try:
         server.start()
         migrate = subprocess.run(
             [sys.executable, "manage.py", "migrate", "--no-input"],
-            cwd=testing.BASE_DIR,
-            env=testing.subprocess_env(DATABASE_URL=server.createdb(TEMPLATE)),
+            cwd=support.BASE_DIR,
+            env=support.subprocess_env(DATABASE_URL=server.createdb(TEMPLATE)),
             capture_output=True,
             text=True,
             timeout=180,
@@ -93,15 +93,15 @@ class Hub:
     def __init__(self, cluster, name: str, url: str, **env: str):
         self.cluster = cluster
         self.name = name
-        self.env = testing.subprocess_env(DATABASE_URL=url, SCHEDULER_HEARTBEAT_SECONDS="1", **env)
-        self.processes: list[testing.Process] = []
+        self.env = support.subprocess_env(DATABASE_URL=url, SCHEDULER_HEARTBEAT_SECONDS="1", **env)
+        self.processes: list[support.Process] = []
 
     def probes(self, count: int = 1, interval: int = 1, sleep: float = 0) -> list[str]:
         """`manage.py probe` on the hub's database; returns the job ids."""
         args = ["--count", str(count), "--interval", str(interval), "--sleep", str(sleep)]
         made = subprocess.run(
             [sys.executable, "manage.py", "probe", *args],
-            cwd=testing.BASE_DIR,
+            cwd=support.BASE_DIR,
             env=self.env,
             capture_output=True,
             text=True,
@@ -110,15 +110,15 @@ class Hub:
         assert made.returncode == 0, made.stdout + made.stderr
         return [f"probe_{n}" for n in range(1, count + 1)]
 
-    def scheduler(self) -> testing.Process:
+    def scheduler(self) -> support.Process:
         """`manage.py runscheduler` (celery beat under the Celery backend), started."""
-        self.processes.append(testing.manage("runscheduler", env=self.env))
+        self.processes.append(support.manage("runscheduler", env=self.env))
         self.processes[-1].wait_for_line(r"Background scheduler started", START_BOUND)
         return self.processes[-1]
 
-    def worker(self) -> testing.Process:
+    def worker(self) -> support.Process:
         """A Celery worker (prefork, two processes), ready."""
-        self.processes.append(testing.celery_worker(self.env))
+        self.processes.append(support.celery_worker(self.env))
         return self.processes[-1]
 
     def lock_holders(self) -> list[str]:
@@ -171,10 +171,10 @@ def runs(**filters):
 
 
 def wait_for_runs(count: int, bound: float, **filters) -> None:
-    testing.wait_until(lambda: runs(**filters).count() >= count, bound, f"{count} probe runs")
+    support.wait_until(lambda: runs(**filters).count() >= count, bound, f"{count} probe runs")
 
 
-def restart_and_measure(cluster, job_ids: list[str], scheduler: testing.Process) -> float:
+def restart_and_measure(cluster, job_ids: list[str], scheduler: support.Process) -> float:
     """Restart the cluster (`pg_ctl restart -m fast`) while the probes run; return the
     recovery: seconds from the restart's start to the first probe run fired after the
     scheduler (or beat) took its lock again. A slot sent just before it noticed the loss
@@ -189,7 +189,7 @@ def restart_and_measure(cluster, job_ids: list[str], scheduler: testing.Process)
     connections[HUB].close()  # our own session went with the restart too
     scheduler.wait_for_line(r"Scheduler lock acquired by", RECOVERY_BOUND, start=mark)
     relocked = timezone.now()
-    first = testing.wait_until(
+    first = support.wait_until(
         lambda: runs(job_id__in=job_ids, started_at__gt=relocked).order_by("started_at").first(),
         RECOVERY_BOUND,
         "the first probe run after the lock was taken again",
@@ -197,7 +197,7 @@ def restart_and_measure(cluster, job_ids: list[str], scheduler: testing.Process)
     return (first.started_at - restarted).total_seconds()
 
 
-def connection_errors(process: testing.Process, since: int) -> list[str]:
+def connection_errors(process: support.Process, since: int) -> list[str]:
     """Connection errors `process` logged from line `since` on (taken once the hub fired
     on after the restart): a hub that recovered logs none, one that reuses a dead connection
     logs them for ever. A line saying it is reconnecting is not one: each thread's first
@@ -316,18 +316,18 @@ def restart_the_server(hub: Hub) -> None:
 
 
 def cut_every_connection_mid_run(
-    hub: Hub, job_id: str, processes: list[testing.Process], cut=terminate_every_session
+    hub: Hub, job_id: str, processes: list[support.Process], cut=terminate_every_session
 ):
     """While a run of `job_id` (3 s long) is in flight, `cut(hub)` its connections.
     Returns the cut run's `JobRun` once it is recorded, the next slot's finished probe
     row, and the recovery: seconds from the cut until a run was going again (that next
     slot's start, so it depends on when that slot falls due)."""
-    in_flight = testing.wait_until(
+    in_flight = support.wait_until(
         lambda: runs(job_id=job_id, finished_at=None).first(), START_BOUND, "a run in flight"
     )
     cut_at = timezone.now()
     cut(hub)
-    cut = testing.wait_until(
+    cut = support.wait_until(
         lambda: (
             JobRun.objects.using(HUB)
             .filter(job_id=job_id, scheduled_at=in_flight.scheduled_at)
@@ -337,7 +337,7 @@ def cut_every_connection_mid_run(
         RECOVERY_BOUND,
         "the cut run recorded (not left running)",
     )
-    following = testing.wait_until(
+    following = support.wait_until(
         lambda: (
             runs(job_id=job_id, scheduled_at__gt=in_flight.scheduled_at)
             .exclude(finished_at=None)

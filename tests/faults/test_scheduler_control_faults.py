@@ -18,9 +18,10 @@ import pytest
 from django.utils import timezone
 from django_apscheduler.models import DjangoJob
 
-from scheduler import testing
-from scheduler.models import JobRun, ProbeRun, RunRequest, Schedule, whole_second
-from scheduler.testing import probe_slots
+from scheduler.models import JobRun, ProbeRun, RunRequest, Schedule
+from scheduler.slots import whole_second
+from tests import support
+from tests.support import probe_slots
 
 # Generous bounds for one event on a loaded machine (the scheduler reacts within a second).
 # The runs in flight last 5 to 10 s, so that each change made during one lands well inside
@@ -41,7 +42,7 @@ def in_flight_probe(job_id: str, interval: int, sleep: float, **fields) -> Sched
 
 
 def wait_for_run_of(schedule: Schedule, slot) -> ProbeRun:
-    return testing.wait_for_run(schedule.job_id, slot, BOUND)
+    return support.wait_for_run(schedule.job_id, slot, BOUND)
 
 
 def still_running(job_id: str, slot) -> bool:
@@ -105,7 +106,7 @@ def test_an_interval_edited_in_admin_during_a_run_applies_from_the_next_slot_onl
     wait_for_run_of(schedule, new_anchor)
     wait_for_run_of(schedule, following)
     end = following
-    testing.wait_until(
+    support.wait_until(
         lambda: not still_running("probe_edit", end), BOUND, "the second new-grid run to end"
     )
     process.stop()
@@ -147,7 +148,7 @@ def test_a_bulk_pause_and_resume_during_a_run_keeps_the_grid_and_fires_that_slot
 
     second = first + timedelta(seconds=10)
     wait_for_run_of(schedule, second)
-    testing.wait_until(
+    support.wait_until(
         lambda: not still_running("probe_toggle", second), BOUND, "the next run to end"
     )
     process.stop()
@@ -171,14 +172,14 @@ def test_a_slot_queued_behind_the_run_in_flight_is_recorded_missed_when_the_job_
     to the pool and waits behind the run in flight. Paused meanwhile, that slot must not
     run (the pause applies) and must not vanish either: it is recorded missed, saying
     why. (It used to be dropped with a log line only.)"""
-    process = scheduler_process(env=testing.subprocess_env(SCHEDULER_THREADS="1"))
+    process = scheduler_process(env=support.subprocess_env(SCHEDULER_THREADS="1"))
     schedule = in_flight_probe("probe_queued", interval=3, sleep=10)
     first = schedule.anchor
     queued = first + timedelta(seconds=3)
     wait_for_run_of(schedule, first)
     # The engine moves a job's next run time past a slot as it hands the slot over; its
     # store writes that to django-apscheduler's table within half a second.
-    testing.wait_until(
+    support.wait_until(
         lambda: DjangoJob.objects.filter(id="probe_queued", next_run_time__gt=queued).exists(),
         BOUND,
         "the next slot to be handed to the pool",
@@ -191,12 +192,12 @@ def test_a_slot_queued_behind_the_run_in_flight_is_recorded_missed_when_the_job_
     process.wait_for_line(r"Removed job probe_queued\b", BOUND, mark)
     assert still_running("probe_queued", first)  # paused while the next slot waited
 
-    missed = testing.wait_until(
+    missed = support.wait_until(
         lambda: JobRun.objects.filter(job_id="probe_queued", scheduled_at=queued).first(),
         BOUND,
         "the queued slot to be recorded",
     )
-    testing.wait_until(lambda: not still_running("probe_queued", first), BOUND, "the run to end")
+    support.wait_until(lambda: not still_running("probe_queued", first), BOUND, "the run to end")
     process.stop()
 
     assert missed.status == JobRun.MISSED
@@ -228,7 +229,7 @@ def test_run_now_during_a_scheduled_run_is_skipped_and_recorded_unless_overlap_i
     wait_for_run_of(schedule, scheduled)
     # The manual slot is the second it is asked for: ask in a later second than the
     # scheduled slot, so the two are different slots.
-    testing.wait_until(
+    support.wait_until(
         lambda: timezone.now() >= scheduled + timedelta(seconds=1), 5, "the next second"
     )
     mark = len(process.lines)
@@ -242,10 +243,10 @@ def test_run_now_during_a_scheduled_run_is_skipped_and_recorded_unless_overlap_i
             status=JobRun.RUNNING
         )
 
-    manual = testing.wait_until(lambda: final(request.slot).first(), BOUND, "the manual run")
-    testing.wait_until(lambda: final(scheduled).exists(), BOUND, "the scheduled run to end")
+    manual = support.wait_until(lambda: final(request.slot).first(), BOUND, "the manual run")
+    support.wait_until(lambda: final(scheduled).exists(), BOUND, "the scheduled run to end")
     # The grid goes on after the Run now: the next scheduled slot runs, once.
-    testing.wait_for_run("probe_busy", after, BOUND, finished=True)
+    support.wait_for_run("probe_busy", after, BOUND, finished=True)
     process.stop()
 
     request.refresh_from_db()

@@ -26,9 +26,10 @@ from django.core.management import call_command
 from django.db import transaction
 from django.utils import timezone
 
-from scheduler import testing
-from scheduler.models import JobRun, Schedule, next_whole_second
-from scheduler.testing import probe_rows, probe_slots, wait_for_run
+from scheduler.models import JobRun, Schedule
+from scheduler.slots import next_whole_second
+from tests import support
+from tests.support import probe_rows, probe_slots, wait_for_run
 
 # Debian/Ubuntu's `faketime` package, under the machine's multiarch folder.
 LIBFAKETIME = next(iter(sorted(glob.glob("/usr/lib/*/faketime/libfaketime.so.1"))), None)
@@ -79,7 +80,7 @@ def test_a_saturated_pool_skips_overlaps_and_records_misfires_without_losing_or_
         # find its previous run still going.
         for n, job_id in enumerate(job_ids):
             Schedule.objects.filter(job_id=job_id).update(kwargs={"sleep": 2.5 + (n % 11) / 10})
-    process = scheduler_process(env=testing.subprocess_env(SCHEDULER_THREADS="20"))
+    process = scheduler_process(env=support.subprocess_env(SCHEDULER_THREADS="20"))
     # One grid for all (the worst case: every job due in the same instant), set and the
     # jobs resumed in one short bulk update, committed at once: the window starts two
     # seconds after it is set.
@@ -90,7 +91,7 @@ def test_a_saturated_pool_skips_overlaps_and_records_misfires_without_losing_or_
     end = start + timedelta(seconds=14)  # eight slots of each job: 1600 due
     # The saturation itself: let the window pass, and 4 s more for the last slots to be
     # handed to the pool (a slot still queued at the stop is then recorded missed).
-    testing.wait_until(
+    support.wait_until(
         lambda: timezone.now() >= end + timedelta(seconds=4), 40, "the window to pass"
     )
     process.stop(timeout=60)  # slots still queued are cancelled and recorded missed
@@ -145,7 +146,7 @@ def test_restarts_faster_than_the_interval_still_run_every_slot(scheduler_proces
         process = scheduler_process()
         downtimes.append((stopping, timezone.now()))
     end = schedule.timing.slot_at_or_before(timezone.now())
-    testing.wait_until(
+    support.wait_until(
         lambda: probe_rows(["probe_restarts"]).filter(scheduled_at=end).exists(),
         20,
         "the last slot of the window to run",
@@ -281,7 +282,7 @@ def faked_clock():
     (folder / "sitecustomize.py").write_text(SLEEP_SHIM)
     # The shim's folder goes first on the path the process already has, if any.
     python_path = os.pathsep.join(filter(None, [str(folder), os.environ.get("PYTHONPATH")]))
-    env = testing.subprocess_env(
+    env = support.subprocess_env(
         LD_PRELOAD=LIBFAKETIME,
         FAKETIME_TIMESTAMP_FILE=str(offset),
         FAKETIME_NO_CACHE="1",
@@ -318,7 +319,7 @@ def test_an_hour_jump_of_a_running_schedulers_clock_runs_one_coalesced_slot(
         jumped_at = timezone.now()
         jumped_to = jumped_at + timedelta(hours=1)
         # The next runs are an hour ahead of this process's clock.
-        after = testing.wait_until(
+        after = support.wait_until(
             lambda: (
                 probe_rows(["probe_jump"])
                 .filter(scheduled_at__gte=jumped_to - timedelta(seconds=5))

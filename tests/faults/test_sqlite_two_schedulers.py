@@ -18,9 +18,10 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from scheduler import testing, tokens
 from scheduler.models import ProbeRun
+from scheduler.web import tokens
 from strategies.models import Strategy
+from tests import support
 
 pytestmark = pytest.mark.subprocess
 
@@ -34,10 +35,10 @@ def sqlite_only(transactional_db):
         pytest.skip("this fault is SQLite's: it runs in the SQLite pass")
 
 
-def web_server() -> tuple[testing.Process, str]:
+def web_server() -> tuple[support.Process, str]:
     """The web process: gunicorn with two workers on the test's SQLite file."""
-    port = testing.free_port()
-    web = testing.Process(
+    port = support.free_port()
+    web = support.Process(
         [sys.executable, "-m", "gunicorn", "altar.wsgi", "-w", "2", "-b", f"127.0.0.1:{port}"]
     )
     web.wait_for_line(r"Booting worker", timeout=30)
@@ -71,7 +72,7 @@ def test_two_schedulers_and_a_writing_web_process_fire_once_without_database_is_
     _, token = tokens.issue(admin, "fault 16")
 
     first = scheduler_process()
-    second = testing.manage("runscheduler")
+    second = support.manage("runscheduler")
     web, base = web_server()
     try:
         second.wait_for_line(r"standing by", timeout=30)
@@ -85,7 +86,7 @@ def test_two_schedulers_and_a_writing_web_process_fire_once_without_database_is_
                 answers.append(post(f"{base}/api/v1/strategies/{strategy.pk}/{action}", token))
                 active ^= {strategy.pk}
         ended = timezone.now()
-        testing.wait_until(
+        support.wait_until(
             lambda: ProbeRun.objects.filter(scheduled_at__gte=ended).count() >= PROBES,
             15,
             "a full round of probes after the window",

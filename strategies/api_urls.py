@@ -1,0 +1,10 @@
+from django.urls import path
+
+from . import api_views
+
+app_name = "strategies-api"
+
+urlpatterns = [
+    path("strategies/<int:strategy_id>/start", api_views.start, name="strategy-start"),
+    path("strategies/<int:strategy_id>/stop", api_views.stop, name="strategy-stop"),
+]
