@@ -288,7 +288,7 @@ def queued_slots(hub, queue="default"):
     """The slots of the run messages waiting in a Redis queue."""
     import redis
 
-    from scheduler.backends.celery import run_in_message
+    from scheduler.backends.celery.broker import run_in_message
 
     client = redis.Redis.from_url(hub.env["REDIS_URL"])
     return [run_in_message(raw)[1] for raw in client.lrange(queue, 0, -1)]
@@ -302,8 +302,8 @@ def test_beat_counts_run_messages_queued_or_unacked_in_redis_as_sent(redis_serve
 
     from kombu import Connection
 
-    from scheduler.backends.celery import waiting_in_broker
-    from scheduler.backends.celery_beat import RUN_TASK
+    from scheduler.backends.celery.broker import waiting_in_broker
+    from scheduler.backends.celery.tasks import RUN_TASK
 
     settings.CELERY_BROKER_URL = redis_server.url
 
