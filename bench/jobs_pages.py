@@ -172,6 +172,7 @@ def main():
     # The scheduler's look for late jobs (every SCHEDULER_HEALTH_EVERY seconds) reads
     # every enabled schedule with its newest run: its cost grows with the schedules.
     from django.utils import timezone
+
     from scheduler.runs.health import late_jobs
 
     looks = []
