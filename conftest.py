@@ -5,10 +5,16 @@ import secrets
 import shutil
 
 import pytest
+from django.conf import settings
 from django.db import connection
 
 from tests import support
 from tests.support import manage
+
+# The suites schedule `probe`, a diagnostic task: offered here and in every process the
+# tests start (they inherit the environment), never by default.
+settings.SCHEDULER_DIAGNOSTIC_TASKS = True
+os.environ["SCHEDULER_DIAGNOSTIC_TASKS"] = "true"
 
 
 @pytest.fixture

@@ -251,6 +251,9 @@ SCHEDULER_POLL_INTERVAL = 0.25
 # The model the guide's strategy API starts and stops (like AUTH_USER_MODEL), so the
 # scheduler app never imports the strategies app.
 SCHEDULER_STRATEGY_MODEL = "strategies.Strategy"
+# Diagnostic tasks (`probe`: sleeps, fails or kills its own process on demand) are offered
+# only where this is on: the test suite, the fault suite and the benchmarks.
+SCHEDULER_DIAGNOSTIC_TASKS = _strict_bool("SCHEDULER_DIAGNOSTIC_TASKS", False)
 
 # --- Redis: Celery's broker and, when set, Django's cache -------------------------------
 REDIS_URL = env.str("REDIS_URL", default="").strip()

@@ -37,6 +37,7 @@ def main():
     os.environ.update(DATABASE_URL=args.database_url, SCHEDULER_AUTOSTART="false", LOG_LEVEL="INFO")
     os.environ.setdefault("SECRET_KEY", "bench-only-not-a-secret")
     os.environ["DJANGO_SETTINGS_MODULE"] = "altar.settings"
+    os.environ["SCHEDULER_DIAGNOSTIC_TASKS"] = "true"  # it schedules `probe`
     sys.path.insert(0, str(ROOT))
     manage = [sys.executable, "manage.py"]
     subprocess.run([*manage, "migrate", "--noinput", "-v0"], cwd=ROOT, check=True)

@@ -10,6 +10,25 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from .crypto import CredentialsError
 from .models import Candle, Exchange, Symbol
 
+MANAGE_MARKET_DATA = "market_data.manage_market_data"
+
+
+class SharedDataAdmin:
+    """Market data is everyone's: changed by superusers and holders of "manage market
+    data" only, whatever model permissions a staff member has."""
+
+    def _manages(self, request) -> bool:
+        return request.user.is_superuser or request.user.has_perm(MANAGE_MARKET_DATA)
+
+    def has_add_permission(self, request) -> bool:
+        return self._manages(request) and super().has_add_permission(request)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return self._manages(request) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return self._manages(request) and super().has_delete_permission(request, obj)
+
 
 class ExchangeForm(forms.ModelForm):
     """API credentials are write-only: the fields are always shown empty and a blank
@@ -50,7 +69,7 @@ class ExchangeForm(forms.ModelForm):
 
 
 @admin.register(Exchange)
-class ExchangeAdmin(admin.ModelAdmin):
+class ExchangeAdmin(SharedDataAdmin, admin.ModelAdmin):
     form = ExchangeForm
     list_display = ["ccxt_id", "name", "enabled", "has_credentials", "created_at"]
     list_filter = ["enabled"]
@@ -84,7 +103,7 @@ class ExchangeAdmin(admin.ModelAdmin):
 
 
 @admin.register(Symbol)
-class SymbolAdmin(admin.ModelAdmin):
+class SymbolAdmin(SharedDataAdmin, admin.ModelAdmin):
     list_display = [
         "symbol",
         "exchange",

@@ -54,6 +54,12 @@ class Exchange(models.Model):
 
     class Meta:
         ordering = ["ccxt_id"]
+        permissions = [
+            # Exchanges (their credentials), symbols (tracking drives the collector for
+            # everyone) and candles are shared: the model permissions a staff member
+            # usually holds are not enough to change them.
+            ("manage_market_data", "Can change the shared exchanges, symbols and candles"),
+        ]
 
     def __str__(self) -> str:
         return self.name or self.ccxt_id

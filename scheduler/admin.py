@@ -11,10 +11,26 @@ from django.utils import timezone
 from . import registry
 from .backends.apscheduler import admin as apscheduler_admin  # noqa: F401  (registers)
 from .backends.celery import admin as celery_admin  # noqa: F401  (registers)
-from .models import ApiToken, HealthReport, JobRun, Schedule, SchedulerState, queue_names
+from .models import (
+    ApiToken,
+    HealthReport,
+    JobRun,
+    Schedule,
+    SchedulerState,
+    manages_system_jobs,
+    queue_names,
+)
 from .web import tokens
 from .web.admin_actions import ScheduleControlActions
 from .web.admin_input import AdminInput
+
+
+class OwnedAdmin:
+    """Lists, searches, filter sidebars, change and history pages and actions all start
+    from `get_queryset`: scoped here by the model's one ownership rule (`visible_to`)."""
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).visible_to(request.user)
 
 
 class ReadOnlyAdmin:
@@ -65,7 +81,7 @@ class ScheduleForm(forms.ModelForm):
 
 
 @admin.register(Schedule)
-class ScheduleAdmin(AdminInput, ScheduleControlActions, admin.ModelAdmin):
+class ScheduleAdmin(OwnedAdmin, AdminInput, ScheduleControlActions, admin.ModelAdmin):
     form = ScheduleForm
     list_display = [
         "job_id",
@@ -124,6 +140,25 @@ class ScheduleAdmin(AdminInput, ScheduleControlActions, admin.ModelAdmin):
         }
         return super().changelist_view(request, extra_context)
 
+    def has_add_permission(self, request) -> bool:
+        """A schedule made here is a system job (strategies make their own)."""
+        return super().has_add_permission(request) and manages_system_jobs(request.user)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return super().has_change_permission(request, obj) and self._reaches(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return super().has_delete_permission(request, obj) and self._reaches(request, obj)
+
+    def _reaches(self, request, obj) -> bool:
+        """A system job is changed by its managers only; a strategy's by its owner (the
+        queryset already holds only those)."""
+        return (
+            obj is None
+            or registry.strategy_id_of(obj.job_id) is not None
+            or manages_system_jobs(request.user)
+        )
+
     @admin.display(description="next run")
     def next_run(self, obj: Schedule):
         moment = obj.next_fire_time()
@@ -142,7 +177,7 @@ class ScheduleAdmin(AdminInput, ScheduleControlActions, admin.ModelAdmin):
 
 
 @admin.register(JobRun)
-class JobRunAdmin(ReadOnlyAdmin, admin.ModelAdmin):
+class JobRunAdmin(OwnedAdmin, ReadOnlyAdmin, admin.ModelAdmin):
     list_display = [
         "job_id",
         "scheduled_at",
@@ -170,7 +205,7 @@ class JobRunAdmin(ReadOnlyAdmin, admin.ModelAdmin):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(OwnedAdmin, admin.ModelAdmin):
     """API tokens: created here and shown once, on the page that follows the save (never
     put in a message, which would travel in a cookie); only their digest is kept."""
 
@@ -183,11 +218,9 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None) -> bool:
         return False  # a token is revoked (deleted) and issued again, never edited
 
-    def get_queryset(self, request):
-        """A token acts as its user: only a superuser sees, issues or revokes other
-        users' tokens; everyone else manages their own."""
-        tokens_ = super().get_queryset(request)
-        return tokens_ if request.user.is_superuser else tokens_.filter(user=request.user)
+    def get_list_filter(self, request):
+        """The user filter would list every user's name: a superuser's only."""
+        return self.list_filter if request.user.is_superuser else []
 
     def get_fields(self, request, obj=None):
         if request.user.is_superuser:
@@ -218,9 +251,10 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
 
 @admin.register(HealthReport)
-class HealthReportAdmin(admin.ModelAdmin):
+class HealthReportAdmin(OwnedAdmin, admin.ModelAdmin):
     """What each hourly health check found; written by the check only (old reports may
-    be deleted here, as `cleanup_old_data` does)."""
+    be deleted here, as `cleanup_old_data` does). The hub's own health: for managers of
+    system jobs."""
 
     list_display = ["created_at", "status", "summary"]
     list_filter = ["status"]
@@ -231,3 +265,9 @@ class HealthReportAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_view_permission(self, request, obj=None):
+        return super().has_view_permission(request, obj) and manages_system_jobs(request.user)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and manages_system_jobs(request.user)

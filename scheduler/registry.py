@@ -3,7 +3,9 @@ the built-in jobs, the engines, the other apps' health checks and retention, and
 strategies' jobs.
 
 A schedule picks its task by name from `TASKS`, never by a dotted path a user typed, so the
-admin cannot be used to run arbitrary code. The scheduler knows the other apps only by the
+admin cannot be used to run arbitrary code; each task declares the arguments a schedule
+may give it, with types and bounds, checked when a schedule is saved and again when an
+engine registers it. The scheduler knows the other apps only by the
 dotted names here and the strategy model setting: it imports no other app.
 
 To add a job: write the function in its app's `jobs.py`, name it here, and, if it should
@@ -12,7 +14,7 @@ run by default, add its schedule to `BUILTIN_SCHEDULES` (created at the next `mi
 
 from __future__ import annotations
 
-import inspect
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -20,13 +22,77 @@ from django.apps import apps
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-TASKS: dict[str, str] = {
-    "collect_crypto_data": "market_data.jobs.collect_crypto_data",
-    "update_exchange_symbols": "market_data.jobs.update_exchange_symbols",
-    "cleanup_old_data": "scheduler.jobs.cleanup_old_data",
-    "health_check": "scheduler.jobs.health_check",
-    "run_strategy": "strategies.jobs.run_strategy",
-    "probe": "scheduler.jobs.probe",
+
+@dataclass(frozen=True)
+class Argument:
+    """One keyword argument a task takes: its JSON type, its bounds, whether required."""
+
+    name: str
+    kind: type  # int, float or bool (JSON's number and boolean)
+    minimum: float | None = None
+    maximum: float | None = None
+    required: bool = False
+
+    def problem(self, value: object) -> str | None:
+        """Why `value` is not acceptable, or None. `True` is not an integer here, nor is
+        `1.0`: a JSON value of the wrong type is refused, never coerced."""
+        numeric = (int,) if self.kind is int else (int, float)
+        if self.kind is bool:
+            ok = isinstance(value, bool)
+        else:
+            ok = isinstance(value, numeric) and not isinstance(value, bool)
+        if ok and self.kind is float:
+            ok = math.isfinite(value)
+        if not ok:
+            return f"{self.name} must be {self.describe()}"
+        if (self.minimum is not None and value < self.minimum) or (
+            self.maximum is not None and value > self.maximum
+        ):
+            return f"{self.name} must be {self.describe()}, not {value}"
+        return None
+
+    def describe(self) -> str:
+        if self.kind is bool:
+            return "true or false"
+        noun = "an integer" if self.kind is int else "a number"
+        return f"{noun} from {self.minimum:g} to {self.maximum:g}"
+
+
+@dataclass(frozen=True)
+class Task:
+    """A task the hub can run: its function's dotted path, the arguments a schedule may
+    give it, whether a person may schedule it by hand (a strategy's job is made by its
+    strategy), and whether it is a diagnostic (offered only with SCHEDULER_DIAGNOSTIC_TASKS:
+    `probe` can sleep for an hour or kill its own process)."""
+
+    path: str
+    arguments: tuple[Argument, ...] = ()
+    by_hand: bool = True
+    diagnostic: bool = False
+
+
+TASKS: dict[str, Task] = {
+    "collect_crypto_data": Task("market_data.jobs.collect_crypto_data"),
+    "update_exchange_symbols": Task("market_data.jobs.update_exchange_symbols"),
+    "cleanup_old_data": Task(
+        "scheduler.jobs.cleanup_old_data", (Argument("retention_days", int, 1, 3650),)
+    ),
+    "health_check": Task("scheduler.jobs.health_check"),
+    "run_strategy": Task(
+        "strategies.jobs.run_strategy",
+        (Argument("strategy_id", int, 1, 2**31 - 1, required=True),),
+        by_hand=False,
+    ),
+    "probe": Task(
+        "scheduler.jobs.probe",
+        (
+            Argument("sleep", float, 0, 3600),
+            Argument("fail", bool),
+            Argument("fail_attempts", int, 0, 20),
+            Argument("kill_attempts", int, 0, 20),
+        ),
+        diagnostic=True,
+    ),
 }
 
 # `SCHEDULER_BACKEND` -> the engine's class (like Django's mail backends).
@@ -44,7 +110,8 @@ HEALTH_CHECKS: dict[str, str] = {
 }
 RETENTION: tuple[str, ...] = ("market_data.retention.expired_data",)
 
-# Arguments the execution path passes itself when the task's signature asks for them.
+# Arguments the execution path passes itself when the task's signature asks for them
+# (never declared, so never given by a schedule).
 CONTEXT_ARGUMENTS = ("job_id", "slot", "attempt")
 
 HOUR = 3600
@@ -126,27 +193,46 @@ def strategy_model():
     return apps.get_model(settings.SCHEDULER_STRATEGY_MODEL)
 
 
+def available_tasks() -> dict[str, Task]:
+    """The tasks this process offers: diagnostics only with SCHEDULER_DIAGNOSTIC_TASKS,
+    read at each call (the test suite and the benchmarks switch it on)."""
+    diagnostics = settings.SCHEDULER_DIAGNOSTIC_TASKS
+    return {name: task for name, task in TASKS.items() if diagnostics or not task.diagnostic}
+
+
 def task_choices() -> list[tuple[str, str]]:
-    return [(name, name) for name in TASKS]
+    """The tasks a person may pick for a schedule made by hand."""
+    return [(name, name) for name, task in available_tasks().items() if task.by_hand]
+
+
+def declaration(task: str) -> Task:
+    """The declaration of `task`; `ValueError` for a name this process does not offer."""
+    offered = available_tasks()
+    if task not in offered:
+        raise ValueError(f"unknown task {task!r}; choose one of {', '.join(offered)}")
+    return offered[task]
 
 
 def resolve(task: str) -> Callable:
-    """The function registered as `task`; `ValueError` for a name not in the registry."""
-    if task not in TASKS:
-        raise ValueError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
-    return import_string(TASKS[task])
+    """The function registered as `task`; `ValueError` for a name not offered."""
+    return import_string(declaration(task).path)
 
 
 def check_arguments(task: str, kwargs: object) -> None:
-    """Raise `ValueError` unless `kwargs` is a JSON object the task accepts."""
+    """Raise `ValueError` naming the argument unless `kwargs` is a JSON object of the
+    arguments `task` declares, each of its type and within its bounds."""
     if not isinstance(kwargs, dict):
-        raise ValueError('arguments must be a JSON object, e.g. {"strategy_id": 1}')
-    reserved = set(kwargs) & set(CONTEXT_ARGUMENTS)
-    if reserved:
-        raise ValueError(f"{', '.join(sorted(reserved))} is passed by the scheduler itself")
-    signature = inspect.signature(resolve(task))
-    context = {n: None for n in CONTEXT_ARGUMENTS if n in signature.parameters}
-    try:
-        signature.bind(**kwargs, **context)
-    except TypeError as exc:
-        raise ValueError(f"task {task} does not take these arguments: {exc}") from None
+        raise ValueError('arguments must be a JSON object, e.g. {"retention_days": 30}')
+    declared = {argument.name: argument for argument in declaration(task).arguments}
+    for name in kwargs:
+        if name not in declared:
+            takes = ", ".join(declared) or "no arguments"
+            raise ValueError(f"{task} does not take {name!r} (it takes: {takes})")
+    for argument in declared.values():
+        if argument.name not in kwargs:
+            if argument.required:
+                raise ValueError(f"{argument.name} is required ({argument.describe()})")
+            continue
+        problem = argument.problem(kwargs[argument.name])
+        if problem:
+            raise ValueError(problem)

@@ -12,10 +12,15 @@ from . import autostop, trading
 from .models import Strategy
 
 
-def run_strategy(strategy_id: int) -> str:
+def run_strategy(strategy_id: int, job_id: str) -> str:
     """One run of a strategy: fresh candles, a signal per new closed candle, paper fills
     (see `trading.run`). Returns the one-line summary the run record keeps; a failure
-    (bad parameters, candles that cannot be fetched) raises, so the run is recorded failed."""
+    (bad parameters, candles that cannot be fetched) raises, so the run is recorded failed.
+
+    Only under the strategy's own job id: a row edited behind the forms' back to run
+    someone else's strategy fails instead of trading on their account."""
+    if job_id != registry.strategy_job_id(strategy_id):
+        raise PermissionError(f"job {job_id} may not run strategy {strategy_id}")
     strategy = Strategy.objects.get(pk=strategy_id)
     return f"{strategy.name}: {trading.run(strategy)}"
 

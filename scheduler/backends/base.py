@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
+from .. import registry
 from ..engine.runner import run_in_foreground
 from ..models import Schedule
 from ..slots import Timing
@@ -194,6 +195,13 @@ class ReconcilingBackend(SchedulerBackend):
         fields = (*Schedule.TIMING_FIELDS, *self.JOB_FIELDS)
         built_from = self.built_from({name: getattr(schedule, name) for name in fields})
         if self._registered.get(job_id) == built_from:
+            return None
+        try:
+            # Saving checked the arguments; a row written behind the forms' back, or a
+            # task this process does not offer, is refused here once, not on every run.
+            registry.check_arguments(schedule.task, schedule.kwargs)
+        except ValueError as exc:
+            logger.error("Not running job %s: %s", job_id, exc)
             return None
         try:
             next_run = resume[job_id] if resume is not None else schedule.next_fire_time()

@@ -2,6 +2,7 @@
 as migrations and the other apps name it (`scheduler.models.CronFieldValidator`)."""
 
 from .health import HealthReport, JobCounter, JobHealth
+from .owners import MANAGE_SYSTEM_JOBS, manages_system_jobs, reaches_job
 from .runs import SUMMARY_LENGTH, JobRun, ProbeRun, RunRequest, one_line
 from .schedules import CHANGE_HOOKS, Schedule
 from .state import CHANGES_CHANNEL, MISSED_BEATS, SchedulerState, stale_after
@@ -17,6 +18,7 @@ from .validators import (
 __all__ = [
     "CHANGES_CHANNEL",
     "CHANGE_HOOKS",
+    "MANAGE_SYSTEM_JOBS",
     "MISSED_BEATS",
     "SUMMARY_LENGTH",
     "ApiToken",
@@ -29,7 +31,9 @@ __all__ = [
     "RunRequest",
     "Schedule",
     "SchedulerState",
+    "manages_system_jobs",
     "one_line",
+    "reaches_job",
     "queue_names",
     "stale_after",
     "validate_queue",

@@ -7,8 +7,10 @@ from __future__ import annotations
 from django.db import connection, models
 from django.utils import timezone
 
+from .owners import JobScopedQuerySet, manages_system_jobs
 
-class JobCounterManager(models.Manager):
+
+class JobCounterManager(models.Manager.from_queryset(JobScopedQuerySet)):
     def add(self, job_id: str, increments: list[tuple]) -> None:
         """Add each `(name, label, amount[, total])` to job `job_id`'s counters in one
         statement.
@@ -82,6 +84,8 @@ class JobHealth(models.Model):
     changed_at = models.DateTimeField(default=timezone.now)
     reason = models.CharField(max_length=500, blank=True)
 
+    objects = JobScopedQuerySet.as_manager()
+
     class Meta:
         verbose_name = "job health"
         verbose_name_plural = "job health"
@@ -92,6 +96,12 @@ class JobHealth(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job_id}: {self.state}"
+
+
+class HealthReportQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """The hub's own health (database, broker, lock): a system record."""
+        return self if manages_system_jobs(user) else self.none()
 
 
 class HealthReport(models.Model):
@@ -108,6 +118,8 @@ class HealthReport(models.Model):
     status = models.CharField(max_length=4, choices=STATUS_CHOICES)
     summary = models.CharField(max_length=500)
     checks = models.JSONField(default=list)
+
+    objects = HealthReportQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]

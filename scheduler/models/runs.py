@@ -10,6 +10,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from .owners import JobScopedQuerySet
+
 # The longest one-line summary a run keeps (`JobRun.summary`); every writer cuts to it.
 SUMMARY_LENGTH = 500
 
@@ -20,7 +22,7 @@ def one_line(value: object) -> str:
     return text[: SUMMARY_LENGTH - 1] + "…" if len(text) > SUMMARY_LENGTH else text
 
 
-class JobRunManager(models.Manager):
+class JobRunManager(models.Manager.from_queryset(JobScopedQuerySet)):
     def with_last_recorded_slot(self, schedules):
         """`schedules` annotated with `last_recorded_slot` (what `last_slot` returns), in
         one query: a scheduler starting with ten thousand schedules asked ten thousand
@@ -151,6 +153,8 @@ class RunRequest(models.Model):
     )
     requested_at = models.DateTimeField(default=timezone.now)
     handed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = JobScopedQuerySet.as_manager()
 
     class Meta:
         indexes = [

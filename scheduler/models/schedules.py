@@ -6,6 +6,7 @@ the process holding the scheduler lock writes an engine's own state.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -17,9 +18,12 @@ from django.utils import timezone
 
 from .. import registry
 from ..slots import MAX_INTERVAL, MIN_INTERVAL, Timing, next_whole_second, whole_second
+from .owners import JobScopedQuerySet, job_scope
 from .runs import JobRun
 from .state import SchedulerState
 from .validators import CronFieldValidator, validate_queue, validate_task_name, validate_timezone
+
+logger = logging.getLogger(__name__)
 
 
 def _changed(job_ids: list[str]) -> None:
@@ -36,7 +40,12 @@ def _changed(job_ids: list[str]) -> None:
 CHANGE_HOOKS: list[Callable[[list[str]], None]] = []
 
 
-class ScheduleQuerySet(models.QuerySet):
+class ScheduleQuerySet(JobScopedQuerySet):
+    def listed_for(self, user):
+        """What `/jobs/` lists: the jobs `user` reaches, and the system jobs' state for
+        every logged-in user (their runs stay with `visible_to`)."""
+        return self.filter(job_scope(user, system=True))
+
     def update(self, **kwargs) -> int:
         """Bulk updates notify the scheduler too (admin bulk actions use them), stamp
         `updated_at` (the scheduler reloads rows changed since it last looked), and
@@ -120,6 +129,17 @@ class ScheduleManager(models.Manager.from_queryset(ScheduleQuerySet)):
                     max_attempts=1,
                     kind=Schedule.INTERVAL,
                 )
+            own = {"task": registry.STRATEGY_TASK, "kwargs": {"strategy_id": strategy_id}}
+            if any(getattr(schedule, name) != value for name, value in own.items()):
+                # A row written behind the forms' back (they refuse it): the strategy's job
+                # runs the strategy, whatever the row said.
+                logger.warning(
+                    "Job %s ran task %s with %s; reset to its strategy's own",
+                    job_id,
+                    schedule.task,
+                    schedule.kwargs,
+                )
+                schedule.task, schedule.kwargs = own["task"], own["kwargs"]
             restart = not schedule.enabled or schedule.pk is None
             if restart or schedule.interval_seconds != interval_seconds:
                 now = next_whole_second(timezone.now())
@@ -246,6 +266,9 @@ class Schedule(models.Model):
 
     class Meta:
         ordering = ["job_id"]
+        permissions = [
+            ("manage_system_jobs", "Can read and change system jobs and their runs"),
+        ]
         indexes = [
             # `/jobs/?state=paused|ok`: enabled or not, in the page's order.
             models.Index(fields=["enabled", "job_id"], name="schedule_enabled"),
@@ -307,14 +330,36 @@ class Schedule(models.Model):
         return result
 
     def clean(self) -> None:
+        """The arguments are the task's declared ones; a `strategy_<id>` job runs that
+        strategy and nothing else, and a task made for strategies (`by_hand=False`) runs
+        under such a job id only. So no row, however written, runs one user's strategy
+        under another's name."""
         errors = {}
         if self.kind == self.INTERVAL and not self.interval_seconds:
             errors["interval_seconds"] = "An interval schedule needs an interval."
-        if self.task in registry.TASKS:
+        try:
+            task = registry.declaration(self.task)
+        except ValueError:
+            task = None  # the task field's own validator says so
+        if task is not None:
             try:
                 registry.check_arguments(self.task, self.kwargs)
             except ValueError as exc:
                 errors["kwargs"] = str(exc).capitalize() + "."
+        strategy_id = registry.strategy_id_of(self.job_id)
+        if strategy_id is not None:
+            if self.task != registry.STRATEGY_TASK or self.kwargs != {"strategy_id": strategy_id}:
+                errors["job_id"] = (
+                    f"A {registry.STRATEGY_JOB_PREFIX}<id> job runs its own strategy only: "
+                    f'task {registry.STRATEGY_TASK} with {{"strategy_id": {strategy_id}}}.'
+                )
+        elif self.job_id.startswith(registry.STRATEGY_JOB_PREFIX):
+            errors["job_id"] = (
+                f"Job ids starting with {registry.STRATEGY_JOB_PREFIX!r} belong to strategies; "
+                "choose another."
+            )
+        elif task is not None and not task.by_hand:
+            errors["task"] = f"{self.task} is scheduled by its strategy: start the strategy."
         if errors:
             raise ValidationError(errors)
 

@@ -4,6 +4,12 @@ from django.conf import settings
 from django.db import models
 
 
+class ApiTokenQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """A token acts as its user: a superuser reaches every token, anyone else theirs."""
+        return self if user.is_superuser else self.filter(user_id=user.pk)
+
+
 class ApiToken(models.Model):
     """A per-user API token for scripts (`Authorization: Bearer <token>`).
 
@@ -21,6 +27,8 @@ class ApiToken(models.Model):
     digest = models.CharField(max_length=64, unique=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = ApiTokenQuerySet.as_manager()
 
     class Meta:
         verbose_name = "API token"

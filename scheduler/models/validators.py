@@ -11,10 +11,10 @@ from ..slots import CronError, parse_cron_field, zone
 
 
 def validate_task_name(value: str) -> None:
-    if value not in registry.TASKS:
-        raise ValidationError(
-            f"Unknown task {value!r}; choose one of: {', '.join(registry.TASKS)}."
-        )
+    try:
+        registry.declaration(value)
+    except ValueError as exc:
+        raise ValidationError(str(exc).capitalize() + ".") from None
 
 
 def validate_timezone(value: str) -> None:

@@ -67,7 +67,7 @@ def test_a_valid_schedule_is_saved_and_the_scheduler_notified(staff_client):
         ({"kind": "cron", "cron_minute": "*/0"}, "cron_minute", "bad step"),
         ({"kind": "cron", "cron_day_of_week": "funday"}, "cron_day_of_week", "not a valid"),
         ({"task": "os.system"}, "task", "Select a valid choice"),
-        ({"kwargs": '{"nope": 1}'}, "kwargs", "does not take these arguments"),
+        ({"kwargs": '{"nope": 1}'}, "kwargs", "does not take 'nope' (it takes: sleep"),
         ({"kwargs": "[1, 2]"}, "kwargs", "must be a JSON object"),
         ({"timeout_seconds": "0"}, "timeout_seconds", "greater than or equal to 1"),
         ({"timeout_seconds": "-5"}, "timeout_seconds", "greater than or equal to"),

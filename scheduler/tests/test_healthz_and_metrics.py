@@ -41,8 +41,19 @@ def scrape(client, settings):
     return get
 
 
-def test_healthz_needs_no_login_and_says_503_without_a_scheduler(client):
+def test_healthz_needs_no_login_and_tells_anonymous_callers_only_the_verdict(client):
+    """An uptime monitor learns whether the hub works and what fails, not what it tracks."""
     response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json() == {
+        "status": "fail",
+        "failing": ["scheduler"],
+        "warning": ["data_freshness"],
+    }
+
+
+def test_healthz_gives_staff_each_components_reason(staff_client):
+    response = staff_client.get("/healthz")
     assert response.status_code == 503
     body = response.json()
     assert body["status"] == "fail"
@@ -62,9 +73,9 @@ def test_healthz_answers_a_head_probe_as_it_answers_get(client):
     assert client.post("/healthz").status_code == 405
 
 
-def test_healthz_is_200_with_a_live_scheduler_and_warns_on_missing_data(client):
+def test_healthz_is_200_with_a_live_scheduler_and_warns_on_missing_data(staff_client):
     SchedulerState.record_holder("web1:7", "apscheduler")
-    response = client.get("/healthz")
+    response = staff_client.get("/healthz")
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "warn"
@@ -72,18 +83,18 @@ def test_healthz_is_200_with_a_live_scheduler_and_warns_on_missing_data(client):
     assert body["components"]["data_freshness"]["status"] == "warn"
 
 
-def test_healthz_fails_on_a_stale_heartbeat(client):
+def test_healthz_fails_on_a_stale_heartbeat(staff_client):
     SchedulerState.record_holder("web1:7", "apscheduler")
     SchedulerState.objects.update(holder_seen_at=timezone.now() - timedelta(minutes=5))
-    response = client.get("/healthz")
+    response = staff_client.get("/healthz")
     assert response.status_code == 503
     assert "heartbeat is 300s old" in response.json()["components"]["scheduler"]["message"]
 
 
-def test_healthz_carries_no_secret(client, settings):
+def test_healthz_carries_no_secret(staff_client, settings):
     settings.SCHEDULER_BACKEND = "celery"
     settings.CELERY_BROKER_URL = "redis://:hunter2-secret@127.0.0.1:1/0"
-    response = client.get("/healthz")
+    response = staff_client.get("/healthz")
     text = response.content.decode()
     assert response.json()["components"]["broker"]["status"] == "fail"
     assert "hunter2" not in text and settings.SECRET_KEY not in text and "redis://" not in text

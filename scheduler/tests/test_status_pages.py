@@ -107,7 +107,7 @@ def test_the_detail_page_shows_history_timeline_tracebacks_and_next_fire_times(s
     )
     page = staff_client.get("/jobs/health_check/").content.decode()
     assert "121 runs" in page and "page 1 of 3" in page
-    assert page.count("<rect ") == 100  # the last 100 runs
+    assert page.count('<rect x="') == 100  # the last 100 runs, on the timeline
     assert 'fill="#c62828"' in page  # the failure, in red
     assert "Traceback (most recent call last)" in page
     upcoming = page[page.index('id="upcoming"') :]

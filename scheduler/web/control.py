@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from .. import registry
 from ..audit import log_action
-from ..models import RunRequest, Schedule, SchedulerState
+from ..models import RunRequest, Schedule, SchedulerState, manages_system_jobs, reaches_job
 from ..slots import whole_second
 
 
@@ -35,14 +35,15 @@ def strategy_of(schedule: Schedule):
 
 
 def can_control(user, schedule: Schedule) -> bool:
-    """Staff who may change the job: a strategy's job needs the strategies' change
-    permission (and ownership, checked by visibility), any other the schedules'."""
-    if not user.is_staff:
+    """Staff who may change the job: a strategy's job needs its strategy (ownership, the
+    one rule of `visible_to`) and the strategies' change permission; a system job needs
+    "manage system jobs"."""
+    if not user.is_staff or not reaches_job(user, schedule.job_id):
         return False
     if registry.strategy_id_of(schedule.job_id) is not None:
         model = registry.strategy_model()
         return user.has_perm(f"{model._meta.app_label}.change_{model._meta.model_name}")
-    return user.has_perm("scheduler.change_schedule")
+    return manages_system_jobs(user)
 
 
 def pause(schedule: Schedule, user, via: str) -> Outcome:

@@ -1,8 +1,9 @@
 """`/healthz`: is this hub working? For Heroku and uptime monitors; no login, no secrets.
 
-200 when every component is ok (or only warns), 503 when one fails. Each component says
-why in one line that never carries a URL, a host or a credential: errors are named by
-their type only.
+200 when every component is ok (or only warns), 503 when one fails. Anyone gets the
+verdict and the names of the components that fail or warn; logged-in staff also get each
+component's one-line reason, which never carries a URL, a host or a credential (errors
+are named by their type only) but does say what the hub runs and tracks.
 """
 
 from __future__ import annotations
@@ -77,6 +78,11 @@ def healthz(request):
     components["broker"] = broker()
     worst = {c["status"] for c in components.values()}
     status = FAIL if FAIL in worst else WARN if WARN in worst else OK
-    return JsonResponse(
-        {"status": status, "components": components}, status=503 if status == FAIL else 200
-    )
+    body = {
+        "status": status,
+        "failing": [name for name, c in components.items() if c["status"] == FAIL],
+        "warning": [name for name, c in components.items() if c["status"] == WARN],
+    }
+    if request.user.is_active and request.user.is_staff:
+        body["components"] = components
+    return JsonResponse(body, status=503 if status == FAIL else 200)

@@ -27,16 +27,9 @@ FAILED_STATUSES = (JobRun.FAILED, JobRun.TIMED_OUT, JobRun.INTERRUPTED)
 
 
 def visible_schedules(user):
-    """Every job for a superuser; for anyone else the built-in jobs and the jobs of the
-    strategies they own (`visible_to`, the strategies' one scoping rule)."""
-    schedules = Schedule.objects.all()
-    if user.is_superuser:
-        return schedules
-    own = registry.strategy_model().objects.visible_to(user).values_list("pk", flat=True)
-    return schedules.filter(
-        ~Q(job_id__startswith=registry.STRATEGY_JOB_PREFIX)
-        | Q(job_id__in=[registry.strategy_job_id(pk) for pk in own])
-    )
+    """The jobs `user` may see listed (`Schedule.objects.listed_for`: their strategies'
+    jobs, and the system jobs' state)."""
+    return Schedule.objects.listed_for(user)
 
 
 def visible_schedule(user, job_id: str) -> Schedule:

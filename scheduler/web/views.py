@@ -17,7 +17,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from ..models import JobRun, SchedulerState
+from ..models import JobRun, SchedulerState, reaches_job
 from ..slots import zone
 from . import control, job_status
 
@@ -32,9 +32,14 @@ STATUS_COLOURS = {
 }
 
 
-def _header() -> dict:
+def _header(user) -> dict:
+    """Which backend runs, and for staff which process (`host:pid`) holds the lock."""
     state = SchedulerState.get()
-    return {"backend": state.describe_backend(), "holder": state.describe_holder()}
+    if user.is_staff:
+        holder = state.describe_holder()
+    else:
+        holder = "running" if state.holder_alive() else "not running"
+    return {"backend": state.describe_backend(), "holder": holder}
 
 
 @login_required
@@ -53,7 +58,7 @@ def jobs(request):
             "state": state,
             "states": job_status.STATES,
             "refresh_seconds": settings.SCHEDULER_PAGE_REFRESH,
-            **_header(),
+            **_header(request.user),
         },
     )
 
@@ -83,7 +88,9 @@ def timeline(runs: list[JobRun]) -> list[dict]:
 def job_detail(request, job_id: str):
     schedule = job_status.visible_schedule(request.user, job_id)
     row = job_status.job_status(schedule)
-    runs = JobRun.objects.filter(job_id=job_id).order_by("-scheduled_at")
+    # A system job's runs (summaries, errors) only for those who manage system jobs.
+    shows_runs = reaches_job(request.user, job_id)
+    runs = JobRun.objects.visible_to(request.user).filter(job_id=job_id).order_by("-scheduled_at")
     page = Paginator(runs, job_status.RUNS_PER_PAGE).get_page(request.GET.get("page"))
     recent = list(runs[: job_status.TIMELINE_RUNS])
     tz = zone(schedule.timezone or settings.SCHEDULER_TIMEZONE)
@@ -106,7 +113,8 @@ def job_detail(request, job_id: str):
             "upcoming": upcoming,
             "zone": str(tz),
             "can_control": control.can_control(request.user, schedule),
-            **_header(),
+            "shows_runs": shows_runs,
+            **_header(request.user),
         },
     )
 

@@ -137,10 +137,7 @@ def test_while_redis_is_paused_the_web_answers_beat_gives_up_in_time_and_no_slot
         assert took < ANSWER_BOUND, f"{what} took {took:.1f}s while Redis was paused"
     health = answers["/healthz"][0]
     assert health.status_code == 503
-    assert health.json()["components"]["broker"] == {
-        "status": "fail",
-        "message": "broker unreachable: TimeoutError",
-    }
+    assert "broker" in health.json()["failing"]
     assert answers["/jobs/"][0].status_code == 200
     assert answers["start"][0].json()["active"] is True
     assert answers["stop"][0].json()["active"] is False
@@ -209,10 +206,7 @@ def test_a_worker_dyno_started_before_redis_says_so_retries_and_runs_once_redis_
         assert dyno.proc.poll() is None, "the worker gave up instead of retrying"
         health = client.get("/healthz")
         assert health.status_code == 503
-        assert health.json()["components"]["broker"] == {
-            "status": "fail",
-            "message": "broker unreachable: ConnectionError",
-        }
+        assert "broker" in health.json()["failing"]
 
         redis.start()  # on the same port
         up_at = timezone.now()
@@ -220,7 +214,7 @@ def test_a_worker_dyno_started_before_redis_says_so_retries_and_runs_once_redis_
         support.wait_until(lambda: first_run_after(up_at), RUN_BOUND, "a run once Redis is up")
         recovery = (first_run_after(up_at).started_at - up_at).total_seconds()
         wait_for_slots(probe_slots() + 3)
-        assert client.get("/healthz").json()["components"]["broker"]["status"] == "ok"
+        assert "broker" not in client.get("/healthz").json()["failing"]
         end = ledger_end()
     finally:
         dyno.stop(timeout=40)
