@@ -14,6 +14,7 @@ import ssl
 import sys
 import time
 import warnings
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -100,6 +101,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_apscheduler",
     "django_celery_beat",
+    "axes",
     "scheduler.apps.SchedulerConfig",
     "market_data.apps.MarketDataConfig",
     "strategies.apps.StrategiesConfig",
@@ -114,6 +116,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it answers a login the throttle refused.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "altar.urls"
@@ -229,6 +233,24 @@ STORAGES = {
 
 # The status pages' own login (admin's accepts staff only; /jobs/ is for every user).
 LOGIN_URL = "login"
+
+# --- Login throttling (django-axes; altar/login_throttle.py) --------------------------------
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out login outright
+    "django.contrib.auth.backends.ModelBackend",
+]
+LOGIN_FAILURE_LIMIT = _int("LOGIN_FAILURE_LIMIT", 5)  # per (username, address)
+LOGIN_ADDRESS_FAILURE_LIMIT = _int("LOGIN_ADDRESS_FAILURE_LIMIT", 20)  # per address
+LOGIN_LOCKOUT_SECONDS = _int("LOGIN_LOCKOUT_SECONDS", 900)
+# Heroku's router appends the client's address to X-Forwarded-For; elsewhere the socket's.
+BEHIND_HEROKU_ROUTER = bool(os.environ.get("DYNO"))
+AXES_HANDLER = "altar.login_throttle.PairOrAddressHandler"
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+AXES_COOLOFF_TIME = timedelta(seconds=LOGIN_LOCKOUT_SECONDS)
+AXES_CLIENT_IP_CALLABLE = "altar.login_throttle.client_address"
+AXES_LOCKOUT_CALLABLE = "altar.login_throttle.locked_out"
+AXES_VERBOSE = False  # its log lines would carry usernames at every failure
 LOGIN_REDIRECT_URL = "scheduler:jobs"
 LOGOUT_REDIRECT_URL = "login"
 

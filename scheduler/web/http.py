@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from functools import wraps
 
+from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
+from django.contrib.auth.signals import user_login_failed
 from django.core.exceptions import TooManyFieldsSent, TooManyFilesSent
 from django.http import JsonResponse
 from django.http.multipartparser import MultiPartParserError
@@ -66,6 +68,24 @@ def _too_big(request) -> JsonResponse | None:
     return None
 
 
+# Failed tokens count against the caller's address with the logins' throttle (django-axes),
+# under this one name: the pair limit and the address limit then both apply to guessing.
+TOKEN_CREDENTIALS = {"username": "(API token)"}
+
+
+def _token_user(request, header: str):
+    """(user, None) for a valid token; (None, a 401 or a 429) otherwise."""
+    if AxesProxyHandler.is_locked(request, TOKEN_CREDENTIALS):
+        seconds = int(settings.AXES_COOLOFF_TIME.total_seconds())
+        message = f"too many invalid API tokens from this address: try again in {seconds}s"
+        return None, error(message, 429, Retry_After=str(seconds))
+    user = tokens.user_for(header)
+    if user is None:
+        user_login_failed.send(__name__, credentials=TOKEN_CREDENTIALS, request=request)
+        return None, error("invalid API token", 401, WWW_Authenticate="Bearer")
+    return user, None
+
+
 def api_view(methods: tuple[str, ...], permission: str | None = None, denied: str = ""):
     """Decorate a JSON endpoint: allowed `methods`, any authenticated user, and — when
     `permission` is given — staff holding it (else a 403 saying `denied`)."""
@@ -77,9 +97,9 @@ def api_view(methods: tuple[str, ...], permission: str | None = None, denied: st
             # Only a token scheme takes the token path; any other header (Basic from a
             # proxy in front) leaves the caller a session caller, CSRF and all.
             if tokens.is_token_header(header):
-                user = tokens.user_for(header)
-                if user is None:
-                    return error("invalid API token", 401, WWW_Authenticate="Bearer")
+                user, refusal = _token_user(request, header)
+                if refusal is not None:
+                    return refusal
                 request.user = user
             elif not request.user.is_authenticated:
                 return error(
