@@ -55,6 +55,14 @@ class ScheduleForm(forms.ModelForm):
         help_text="The Celery queue its runs are sent to (celery backend).",
     )
 
+    def clean_job_id(self):
+        """A schedule made here is a system job: a strategy's job id would be taken by
+        the strategy's start (its task and arguments reset), so it is refused outright."""
+        job_id = self.cleaned_data["job_id"]
+        if job_id.startswith(registry.STRATEGY_JOB_PREFIX):
+            raise forms.ValidationError(Schedule.STRATEGY_PREFIX_TAKEN)
+        return job_id
+
     class Meta:
         model = Schedule
         fields = [

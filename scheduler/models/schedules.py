@@ -264,6 +264,11 @@ class Schedule(models.Model):
 
     objects = ScheduleManager()
 
+    STRATEGY_PREFIX_TAKEN = (
+        f"Job ids starting with {registry.STRATEGY_JOB_PREFIX!r} belong to strategies; "
+        "choose another."
+    )
+
     class Meta:
         ordering = ["job_id"]
         permissions = [
@@ -354,10 +359,7 @@ class Schedule(models.Model):
                     f'task {registry.STRATEGY_TASK} with {{"strategy_id": {strategy_id}}}.'
                 )
         elif self.job_id.startswith(registry.STRATEGY_JOB_PREFIX):
-            errors["job_id"] = (
-                f"Job ids starting with {registry.STRATEGY_JOB_PREFIX!r} belong to strategies; "
-                "choose another."
-            )
+            errors["job_id"] = self.STRATEGY_PREFIX_TAKEN
         elif task is not None and not task.by_hand:
             errors["task"] = f"{self.task} is scheduled by its strategy: start the strategy."
         if errors:

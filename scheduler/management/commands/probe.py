@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from scheduler import registry
 from scheduler.models import Schedule
 
 
@@ -23,6 +24,11 @@ class Command(BaseCommand):
         if clear:
             deleted = Schedule.objects.filter(task="probe").delete()[0]
             return f"Removed {deleted} probe schedule(s)"
+        if "probe" not in registry.available_tasks():
+            raise CommandError(
+                "probe is a diagnostic task, offered only with SCHEDULER_DIAGNOSTIC_TASKS=true "
+                "(tests and benchmarks)"
+            )
         if count < 1:
             raise CommandError("--count must be at least 1")
         if not (math.isfinite(sleep) and sleep >= 0):
