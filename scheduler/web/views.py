@@ -87,9 +87,9 @@ def timeline(runs: list[JobRun]) -> list[dict]:
 @login_required
 def job_detail(request, job_id: str):
     schedule = job_status.visible_schedule(request.user, job_id)
-    row = job_status.job_status(schedule)
     # A system job's runs (summaries, errors) only for those who manage system jobs.
     shows_runs = reaches_job(request.user, job_id)
+    row = job_status.job_status(schedule, details=shows_runs)
     runs = JobRun.objects.visible_to(request.user).filter(job_id=job_id).order_by("-scheduled_at")
     page = Paginator(runs, job_status.RUNS_PER_PAGE).get_page(request.GET.get("page"))
     recent = list(runs[: job_status.TIMELINE_RUNS])

@@ -574,13 +574,15 @@ def test_the_status_page_buttons_refuse_the_wrong_caller(
     assert_nothing_saved(fault_report, before, f"page button {button}: {caller} {job} {method}")
 
 
-def test_a_nul_in_the_job_search_finds_nothing_instead_of_failing(fault_report, people):
+def test_a_nul_in_the_job_search_is_a_400_instead_of_failing(fault_report, people):
     """`?q=` with a NUL character: PostgreSQL refuses it in a query (was a 500)."""
     before = snapshot()
     api = with_token(people["boss"])
-    assert api.get("/api/v1/jobs?q=health%00").json()["count"] == 0
+    response = api.get("/api/v1/jobs?q=health%00")
+    assert response.status_code == 400
+    assert response.json() == {"error": "NUL characters are not accepted in a query"}
     page = logged_in(people["boss"]).get("/jobs/?q=health%00")
-    assert page.status_code == 200
+    assert page.status_code == 400
     assert_nothing_saved(fault_report, before, "job search with a NUL")
 
 

@@ -189,10 +189,13 @@ def routed(path: str) -> dict | None:
 
 
 def check_front_door(request: dict, status: int) -> None:
-    """404, 405, 401 and the CSRF 403, in the order the front door answers them."""
+    """A NUL in the query's 400, then 404, 405, 401 and the CSRF 403, in the order the
+    front door answers them."""
     own_method = ENDPOINTS[request["endpoint"]][1]
     caller, method = request["caller"], request["method"]
-    if routed(request["path"]) is None:
+    if "%00" in request["path"].partition("?")[2]:
+        assert status == 400  # refused site-wide, before any view (altar.middleware)
+    elif routed(request["path"]) is None:
         assert status == 404
     elif method != own_method:
         assert status == 405
