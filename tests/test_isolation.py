@@ -97,7 +97,7 @@ def test_admin_lists_search_and_filters_show_b_nothing_of_a(as_b, team):
         "/admin/scheduler/jobrun/",
         f"/admin/scheduler/jobrun/?q={SECRET}",
         f"/admin/scheduler/jobrun/?job_id={job}",
-        f"/admin/scheduler/jobrun/?job_id=health_check",
+        "/admin/scheduler/jobrun/?job_id=health_check",
         "/admin/scheduler/apitoken/",
         "/admin/scheduler/apitoken/?q=deploy",
         "/admin/strategies/strategy/",
