@@ -121,3 +121,27 @@ def test_production_is_https_only_with_tls_to_the_database_and_a_local_run_can_o
     assert heroku.stdout.split() == ["True", "True", "True", "31536000", "require", "60", "True"]
     local = manage("shell", "-v", "0", "-c", show, **heroku_env(), SECURE_SSL_REDIRECT="false")
     assert local.stdout.split()[:4] == ["False", "False", "False", "0"]
+
+
+def test_hsts_covers_subdomains_and_preload_only_when_switched_on():
+    show = (
+        "from django.conf import settings as s; "
+        "print(s.SECURE_HSTS_INCLUDE_SUBDOMAINS, s.SECURE_HSTS_PRELOAD)"
+    )
+    assert manage("shell", "-v", "0", "-c", show, **heroku_env()).stdout.split() == [
+        "False",
+        "False",
+    ]
+    on = {"SECURE_HSTS_INCLUDE_SUBDOMAINS": "true", "SECURE_HSTS_PRELOAD": "true"}
+    assert manage("shell", "-v", "0", "-c", show, **heroku_env(), **on).stdout.split() == [
+        "True",
+        "True",
+    ]
+
+
+@pytest.mark.django_db
+def test_every_response_carries_the_content_security_policy(client, settings):
+    for path in ("/accounts/login/", "/healthz", "/admin/login/", "/api/v1/jobs"):
+        policy = client.get(path)["Content-Security-Policy"]
+        assert policy == settings.CONTENT_SECURITY_POLICY
+        assert "script-src 'self'" in policy and "'unsafe-inline'" not in policy

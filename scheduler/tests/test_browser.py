@@ -162,3 +162,64 @@ def test_a_user_starts_a_strategy_watches_it_run_and_controls_it(
     assert strategy.is_active
     shots(page, "06-resumed")
     page.close()
+
+
+CSP_LISTENER = """
+window.__csp = [];
+document.addEventListener('securitypolicyviolation', (e) => {
+  window.__csp.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`);
+});
+"""
+
+
+def test_every_page_loads_under_the_content_security_policy_with_no_violation(
+    browser, shots, live_server, django_user_model
+):
+    """Our pages and Django's admin, as a superuser sees them (every admin page there is
+    to see): the policy forbids inline script and style, so any left would show here."""
+    django_user_model.objects.create_superuser("root", "root@example.com", PASSWORD)
+    strategy = Strategy.objects.create(name="Trend", symbol="BTC/USDT", interval_seconds=3600)
+    strategy.start()
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.set_default_timeout(BOUND_MS)
+    page.add_init_script(CSP_LISTENER)
+    refused = []
+    page.on(
+        "console",
+        lambda message: "Content Security Policy" in message.text and refused.append(message.text),
+    )
+
+    def visit(path: str) -> None:
+        response = page.goto(f"{live_server.url}{path}")
+        assert response.status == 200, path
+        assert "script-src 'self'" in response.headers["content-security-policy"]
+        page.wait_for_load_state("load")
+        assert page.evaluate("window.__csp") == [], path
+
+    visit("/accounts/login/")
+    page.fill("#id_username", "root")
+    page.fill("#id_password", PASSWORD)
+    page.click("button:text('Log in')")
+    page.wait_for_url(f"{live_server.url}/jobs/")
+    for path in (
+        "/jobs/",
+        f"/jobs/{strategy.job_id}/",
+        "/jobs/health_check/",
+        f"/strategies/{strategy.pk}/",
+        "/admin/",
+        "/admin/scheduler/schedule/",
+        "/admin/scheduler/schedule/add/",
+        "/admin/scheduler/jobrun/",
+        "/admin/scheduler/apitoken/add/",
+        "/admin/strategies/strategy/",
+        f"/admin/strategies/strategy/{strategy.pk}/change/",
+        "/admin/strategies/strategy/add/",
+        "/admin/market_data/candle/",
+        "/admin/market_data/exchange/",
+        "/admin/django_celery_beat/periodictask/",
+        "/admin/auth/user/",
+    ):
+        visit(path)
+    shots(page, "07-admin-under-csp")
+    assert refused == []
+    page.close()
