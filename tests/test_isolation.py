@@ -200,6 +200,11 @@ def test_status_pages_and_the_api_hide_a_from_b(as_b, team):
         assert response.json() == {"error": f"job {job} does not exist"}
     listed = as_b.get("/api/v1/jobs").json()["jobs"]
     assert job not in [row["id"] for row in listed]
+    strategy_id = team["job"].job_id.removeprefix("strategy_")
+    assert as_b.get(f"/strategies/{strategy_id}/").status_code == 404
+    for verb in ("start", "stop"):
+        response = as_b.post(f"/api/v1/strategies/{strategy_id}/{verb}")
+        assert response.status_code == 404, response.content
     assert snapshot() == before
 
 
