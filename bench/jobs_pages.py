@@ -4,7 +4,8 @@ Loads a scratch PostgreSQL database (dropped and created afresh) with SCHEDULES 
 (a few paused, failing and late) and RUNS_PER_SCHEDULE runs each (one a minute, every
 seventeenth failed, with a traceback), the per-job counters /metrics reads, then times
 each page through Django's test client — the whole request inside the server
-(middleware, queries, template), no network — and counts its queries. Prints JSON.
+(middleware, queries, template), no network — and counts its queries, as a superuser and
+as a staff member owning 100 of the strategies. Prints JSON.
 
     .venv/bin/python bench/jobs_pages.py \\
         [--database-url postgres://postgres@127.0.0.1:5432/altar_bench_i8] \\
@@ -27,6 +28,7 @@ from scheduler_load import percentile  # noqa: E402
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/altar_bench_i8"
 METRICS_TOKEN = "bench-only-metrics-token"
+OWNED = 100  # strategies of the non-superuser whose pages are timed too
 
 
 def load(schedules: int, runs_per_schedule: int) -> dict:
@@ -163,6 +165,27 @@ def main():
         "/api/v1/jobs": "/api/v1/jobs",
     }
     results = {name: time_page(client, path, args.requests) for name, path in pages.items()}
+    # The same pages for a staff member who owns OWNED of the strategies: every query
+    # then goes through the ownership rule (a superuser's skips it).
+    from strategies.models import Strategy
+
+    owner = get_user_model().objects.create_user("owner", is_staff=True)
+    Strategy.objects.bulk_create(
+        Strategy(pk=i, name=f"Strategy {i}", owner=owner, symbol="BTC/USDT")
+        for i in range(1, OWNED + 1)
+    )
+    owner_client = Client()
+    owner_client.force_login(owner)
+    own_job = f"strategy_{OWNED // 2}"
+    owner_pages = {
+        "/jobs/": "/jobs/",
+        "/jobs/?state=failing": "/jobs/?state=failing",
+        "/jobs/<id>/": f"/jobs/{own_job}/",
+        "/api/v1/jobs": "/api/v1/jobs",
+    }
+    results_as_owner = {
+        name: time_page(owner_client, path, args.requests) for name, path in owner_pages.items()
+    }
     results["/metrics"] = time_page(
         Client(),
         "/metrics",
@@ -190,6 +213,7 @@ def main():
                 **size,
                 "requests_per_page": args.requests,
                 "server_time": results,
+                f"server_time_as_owner_of_{OWNED}_strategies": results_as_owner,
             },
             indent=2,
         )

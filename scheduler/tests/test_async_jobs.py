@@ -42,8 +42,15 @@ def sleep_sync(seconds: float) -> str:
 
 @pytest.fixture
 def tasks(monkeypatch):
-    for name in ("count_schedules", "sleep_async", "sleep_sync", "own_timeout"):
-        monkeypatch.setitem(registry.TASKS, name, f"scheduler.tests.test_async_jobs.{name}")
+    seconds = (registry.Argument("seconds", float, 0, 60),)
+    for name, arguments in (
+        ("count_schedules", ()),
+        ("sleep_async", seconds),
+        ("sleep_sync", seconds),
+        ("own_timeout", ()),
+    ):
+        task = registry.Task(f"scheduler.tests.test_async_jobs.{name}", arguments)
+        monkeypatch.setitem(registry.TASKS, name, task)
 
 
 def now_slot():
