@@ -17,9 +17,11 @@ class SchedulerConfig(AppConfig):
     def ready(self):
         # Imported here, not at the top: they import the models, which Django loads
         # after this module. Importing them registers the system checks.
-        from . import backends, checks  # noqa: F401
+        from . import backends, checks, jobs, signals  # noqa: F401  (checks: registers)
         from .models import CHANGE_HOOKS
 
+        # A collection's success refreshes the health report (`registry.Task`).
+        signals.run_finished.connect(jobs.refresh_health, dispatch_uid="refresh_health")
         # The engine's copy of the schedules, if it keeps one, follows every write.
         if backends.schedules_changed not in CHANGE_HOOKS:
             CHANGE_HOOKS.append(backends.schedules_changed)

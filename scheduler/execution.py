@@ -137,7 +137,7 @@ def _execute(schedule: RunSettings, slot: datetime, run: JobRun, stopped_by: tup
     took = (finished - run.started_at).total_seconds()
     log = logger.info if status == JobRun.SUCCEEDED else logger.error
     log("Job %s %s in %.3fs: %s", job_id, status, took, summary)
-    _announce(job_id, slot, status, summary)
+    _announce(schedule, slot, status, summary)
     return status
 
 
@@ -168,10 +168,11 @@ def _record(run: JobRun, status: str, finished: datetime, summary: str, trace: s
     return written
 
 
-def _announce(job_id: str, slot: datetime, status: str, summary: str) -> None:
+def _announce(schedule: RunSettings, slot: datetime, status: str, summary: str) -> None:
     """Send `run_finished`; a receiver's error is logged and does not change the run."""
+    job_id = schedule.job_id
     for receiver, result in signals.run_finished.send_robust(
-        sender=JobRun, job_id=job_id, slot=slot, status=status, summary=summary
+        sender=JobRun, job_id=job_id, task=schedule.task, slot=slot, status=status, summary=summary
     ):
         if isinstance(result, Exception):
             logger.error(

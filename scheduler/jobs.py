@@ -87,6 +87,15 @@ def health_check() -> str:
     return f"{report.status}: " + "; ".join(f"{c['name']}: {c['message']}" for c in checks)
 
 
+def refresh_health(sender, task: str, status: str, **kwargs) -> None:
+    """`signals.run_finished` → a new health report after a task that brings new data
+    (`refreshes_health` in the registry) succeeds: the hourly report would otherwise say
+    "no candles" for up to an hour after a fresh hub's first collection."""
+    declared = registry.TASKS.get(task)
+    if status == JobRun.SUCCEEDED and declared is not None and declared.refreshes_health:
+        health_check()
+
+
 def _check(name: str, ok: bool, message: str, bad: str = "fail") -> dict[str, str]:
     return {"name": name, "status": "ok" if ok else bad, "message": message}
 

@@ -62,17 +62,21 @@ class Argument:
 class Task:
     """A task the hub can run: its function's dotted path, the arguments a schedule may
     give it, whether a person may schedule it by hand (a strategy's job is made by its
-    strategy), and whether it is a diagnostic (offered only with SCHEDULER_DIAGNOSTIC_TASKS:
+    strategy), whether its success refreshes the health report, and whether it is a
+    diagnostic (offered only with SCHEDULER_DIAGNOSTIC_TASKS:
     `probe` can sleep for an hour or kill its own process)."""
 
     path: str
     arguments: tuple[Argument, ...] = ()
     by_hand: bool = True
     diagnostic: bool = False
+    # A success brings new data: the health report is judged again at once, so it never
+    # says "no candles" for an hour after a first collection.
+    refreshes_health: bool = False
 
 
 TASKS: dict[str, Task] = {
-    "collect_crypto_data": Task("market_data.jobs.collect_crypto_data"),
+    "collect_crypto_data": Task("market_data.jobs.collect_crypto_data", refreshes_health=True),
     "update_exchange_symbols": Task("market_data.jobs.update_exchange_symbols"),
     "cleanup_old_data": Task(
         "scheduler.jobs.cleanup_old_data", (Argument("retention_days", int, 1, 3650),)

@@ -2,7 +2,8 @@
 
 `run_finished` is sent once per run that ended with an outcome (succeeded, failed or
 timed out, after its last attempt), after the outcome is committed. Receivers get
-`job_id`, `slot`, `status` and `summary`; an error in one is logged, never the run's.
+`job_id`, `task`, `slot`, `status` and `summary`; an error in one is logged, never the
+run's.
 """
 
 from django.dispatch import Signal

@@ -80,3 +80,20 @@ def test_the_broker_is_checked_on_the_celery_backend(db, settings, scheduler_ali
     status, message = checks(HealthReport.latest())["broker"]
     assert (status, message) == ("fail", "broker unreachable: ConnectionError")
     assert "hunter2" not in message
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_collection_refreshes_the_health_report_at_once(btc, scheduler_alive):
+    """A fresh hub: the hourly report said "no candles"; the first collection's success
+    judges the data again, without waiting for the next hourly check."""
+    from scheduler.execution import run_job
+
+    health_check()
+    assert checks(HealthReport.latest())["data freshness"][0] == "warn"
+    assert run_job("collect_crypto_data") == "succeeded"
+    report = HealthReport.latest()
+    assert checks(report)["data freshness"] == ("ok", "1 series fresh")
+    assert HealthReport.objects.count() == 2
+    # A task that brings no data, or a failed collection, leaves the report alone.
+    assert run_job("update_exchange_symbols") is not None
+    assert HealthReport.objects.count() == 2
