@@ -18,6 +18,7 @@ class StrategyAdmin(AdminInput, StrategyJobActions, admin.ModelAdmin):
         "algorithm",
         "interval_seconds",
         "is_active",
+        "stopped_because",
         "last_run",
         "last_signal",
         "equity",
@@ -113,6 +114,12 @@ class StrategyAdmin(AdminInput, StrategyJobActions, admin.ModelAdmin):
             super().save_model(request, obj, form, change)
 
     # --- Columns and panels (strategies/panels.py) ----------------------------------------
+    @admin.display(description="stopped itself")
+    def stopped_because(self, obj):
+        """The auto-stop's reason, shortened; the whole text is on the change page."""
+        reason = obj.stopped_reason
+        return (reason[:117] + "…" if len(reason) > 120 else reason) or "—"
+
     @admin.display(description="last run", ordering="account__last_run_at")
     def last_run(self, obj):
         return panels.last_run(panels.account_of(obj))

@@ -250,6 +250,7 @@ class Strategy(models.Model):
             interval_seconds=self.interval_seconds,
             start_immediately=self.start_immediately,
             label=f"Strategy {self.name}",
+            paused_reason=self.stopped_reason,
         )
 
     # `start` and `stop` are the one way a strategy starts and stops, whoever asks (admin

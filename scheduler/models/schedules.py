@@ -103,10 +103,12 @@ class ScheduleManager(models.Manager.from_queryset(ScheduleQuerySet)):
         interval_seconds: int,
         start_immediately: bool,
         label: str = "",
+        paused_reason: str = "",
     ) -> Schedule | None:
         """Make job `strategy_<id>` match its strategy (the one place that does).
 
-        1. Inactive: disable the row if there is one (the engine drops the job).
+        1. Inactive: disable the row if there is one (the engine drops the job), keeping
+           why it stopped by itself (`paused_reason`) for the status pages.
         2. Becoming active, or a new interval: re-anchor at now — the first slot is now when
            the strategy starts immediately, else one interval later.
         3. Already active with the same interval: leave the grid alone.
@@ -115,8 +117,9 @@ class ScheduleManager(models.Manager.from_queryset(ScheduleQuerySet)):
         with transaction.atomic():
             schedule = self.select_for_update().filter(job_id=job_id).first()
             if not active:
-                if schedule and schedule.enabled:
+                if schedule and (schedule.enabled or schedule.paused_reason != paused_reason):
                     schedule.enabled = False
+                    schedule.paused_reason = paused_reason
                     schedule.save()
                 return schedule
             if schedule is None:
@@ -150,6 +153,7 @@ class ScheduleManager(models.Manager.from_queryset(ScheduleQuerySet)):
                     else now + timedelta(seconds=interval_seconds)
                 )
             schedule.enabled = True
+            schedule.paused_reason = ""
             schedule.description = label or schedule.description
             schedule.full_clean()
             schedule.save()
@@ -176,6 +180,13 @@ class Schedule(models.Model):
         "arguments", default=dict, blank=True, help_text='JSON object, e.g. {"strategy_id": 1}.'
     )
     enabled = models.BooleanField(default=True)
+    paused_reason = models.CharField(
+        max_length=500,
+        blank=True,
+        editable=False,
+        help_text="Why the job stopped by itself (a strategy's auto-stop); shown on the "
+        "status pages and in the API while it is paused.",
+    )
     enabled_at = models.DateTimeField(
         null=True,
         blank=True,

@@ -145,7 +145,7 @@ def status_of(schedule: Schedule, now: datetime, details: bool = True) -> JobSta
     `details` (a system job shown to someone who does not manage them) the health
     reason, a run's error, is left out."""
     if not schedule.enabled:
-        state, reason = "paused", "disabled: no slots fire"
+        state, reason = "paused", schedule.paused_reason or "disabled: no slots fire"
     elif schedule.health is not None:
         state, reason = schedule.health.state, schedule.health.reason if details else ""
     else:

@@ -156,13 +156,26 @@ def test_the_list_and_change_page_show_the_account_signals_and_trades(staff_clie
     assert f"/strategies/{strategy.pk}/" in html  # the chart page
 
 
-def test_the_change_page_says_why_a_strategy_stopped_itself(staff_client, strategy):
+def test_the_reason_a_strategy_stopped_itself_shows_wherever_people_look(staff_client, strategy):
+    """The change page, the admin list, the job's page, /jobs/ and the jobs API; starting
+    the strategy again clears it everywhere."""
     strategy.start()
     for _ in range(5):
         autostop.record_outcome(strategy.pk, "failed", "BadSymbol: gone", datetime.now(UTC))
-    html = staff_client.get(change_url(strategy)).content.decode()
-    assert "Stopped itself after 5 failed runs in a row" in html
-    assert "BadSymbol: gone" in html
+    said = "Stopped itself after 5 failed runs in a row"
+    for url in (change_url(strategy), CHANGELIST, f"/jobs/{strategy.job_id}/", "/jobs/"):
+        html = staff_client.get(url).content.decode()
+        assert said in html and "BadSymbol: gone" in html, url
+    job = next(
+        row
+        for row in staff_client.get("/api/v1/jobs").json()["jobs"]
+        if row["id"] == strategy.job_id
+    )
+    assert job["state"] == "paused" and job["state_reason"].startswith(said)
+    strategy.refresh_from_db()
+    strategy.start()
+    assert Schedule.objects.get(job_id=strategy.job_id).paused_reason == ""
+    assert said not in staff_client.get(f"/jobs/{strategy.job_id}/").content.decode()
 
 
 def test_parameters_needing_more_history_than_a_run_reads_are_refused(staff_client, settings):
