@@ -140,7 +140,7 @@ class SymbolAdmin(SharedDataAdmin, admin.ModelAdmin):
 
 @admin.register(Candle)
 class CandleAdmin(admin.ModelAdmin):
-    list_display = ["symbol", "timeframe", "open_time", "open", "high", "low", "close", "volume"]
+    list_display = ["symbol", "timeframe", "open_time", "o", "h", "l", "c", "v"]
     # Symbols offered only when they have candles (an exchange lists thousands); no date
     # hierarchy, whose date lists scan every candle.
     list_filter = [
@@ -161,3 +161,29 @@ class CandleAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    # Prices as the exchange wrote them: 226.05, not 226.050490000000000000.
+    @admin.display(description="open", ordering="open")
+    def o(self, obj):
+        return plain(obj.open)
+
+    @admin.display(description="high", ordering="high")
+    def h(self, obj):
+        return plain(obj.high)
+
+    @admin.display(description="low", ordering="low")
+    def l(self, obj):  # noqa: E743 (the column's name)
+        return plain(obj.low)
+
+    @admin.display(description="close", ordering="close")
+    def c(self, obj):
+        return plain(obj.close)
+
+    @admin.display(description="volume", ordering="volume")
+    def v(self, obj):
+        return plain(obj.volume)
+
+
+def plain(value) -> str:
+    """A decimal without trailing zeros, never in exponent form."""
+    return f"{value.normalize():f}"

@@ -7,6 +7,7 @@ from django import forms
 from django.contrib import admin
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from . import registry
 from .backends.apscheduler import admin as apscheduler_admin  # noqa: F401  (registers)
@@ -169,8 +170,7 @@ class ScheduleAdmin(OwnedAdmin, AdminInput, ScheduleControlActions, admin.ModelA
 
     @admin.display(description="next run")
     def next_run(self, obj: Schedule):
-        moment = obj.next_fire_time()
-        return timezone.localtime(moment) if moment else "—"
+        return to_the_second(obj.next_fire_time())
 
     def get_readonly_fields(self, request, obj=None):
         """A job id never changes (history and engines key on it). A strategy's job follows
@@ -188,20 +188,46 @@ class ScheduleAdmin(OwnedAdmin, AdminInput, ScheduleControlActions, admin.ModelA
 class JobRunAdmin(OwnedAdmin, ReadOnlyAdmin, admin.ModelAdmin):
     list_display = [
         "job_id",
-        "scheduled_at",
-        "status",
-        "started_at",
-        "finished_at",
+        "slot",
+        "status_badge",
+        "started",
+        "finished",
         "duration_text",
         "attempt",
         "owner",
-        "summary",
+        "short_summary",
     ]
     list_filter = ["status", "job_id"]
     search_fields = ["job_id", "summary"]
     ordering = ["-scheduled_at", "-pk"]
     date_hierarchy = "scheduled_at"
     list_per_page = 100
+
+    class Media:
+        css = {"all": ["scheduler/admin.css"]}  # the status colours (no inline style: CSP)
+
+    @admin.display(description="slot", ordering="scheduled_at")
+    def slot(self, obj: JobRun):
+        return to_the_second(obj.scheduled_at)
+
+    @admin.display(description="started", ordering="started_at")
+    def started(self, obj: JobRun):
+        return to_the_second(obj.started_at)
+
+    @admin.display(description="finished", ordering="finished_at")
+    def finished(self, obj: JobRun):
+        return to_the_second(obj.finished_at)
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj: JobRun):
+        return format_html(
+            '<span class="run-status run-status-{}">{}</span>', obj.status, obj.get_status_display()
+        )
+
+    @admin.display(description="summary")
+    def short_summary(self, obj: JobRun):
+        """Shortened in the list; the whole text is on the run's page."""
+        return obj.summary if len(obj.summary) <= 120 else obj.summary[:119] + "…"
 
     @admin.display(description="duration")
     def duration_text(self, obj: JobRun):
@@ -210,6 +236,11 @@ class JobRunAdmin(OwnedAdmin, ReadOnlyAdmin, admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in JobRun._meta.fields] + ["duration_text"]
+
+
+def to_the_second(moment) -> str:
+    """A time as lists show it: local, to the second (runs of a 15 s job differ there)."""
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S") if moment else "—"
 
 
 @admin.register(ApiToken)

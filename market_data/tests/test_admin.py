@@ -95,3 +95,14 @@ def test_candles_are_read_only_and_filtered_by_symbol_and_timeframe(staff_client
     staff_client.post(change, {"open": "999"})
     candle.refresh_from_db()
     assert candle.open == 1
+
+
+def test_candle_prices_read_without_trailing_zeros(staff_client, btc):
+    from decimal import Decimal
+
+    Candle.objects.upsert_many(
+        btc, "1h", [(3_600_000, Decimal("226.05049"), Decimal("230"), 1, Decimal("0.5"), 5)]
+    )
+    page = staff_client.get(reverse("admin:market_data_candle_changelist")).content.decode()
+    assert ">226.05049<" in page and ">230<" in page and ">0.5<" in page
+    assert "226.050490000" not in page

@@ -176,3 +176,27 @@ def test_a_strategys_job_is_started_and_stopped_only_through_its_strategy(staff_
     )
     names = [name for name, _ in actions]
     assert "pause_jobs" in names and "disable_schedules" not in names
+
+
+def test_the_runs_list_reads_at_a_glance(staff_client):
+    """Times to the second, coloured statuses, the summary shortened (whole on its page)."""
+    from datetime import UTC, datetime
+
+    from scheduler.models import JobRun
+
+    slot = datetime(2026, 3, 1, 12, 0, 15, tzinfo=UTC)
+    run = JobRun.objects.create(
+        job_id="health_check",
+        scheduled_at=slot,
+        started_at=slot,
+        finished_at=slot,
+        status=JobRun.FAILED,
+        summary="x" * 300,
+    )
+    page = staff_client.get("/admin/scheduler/jobrun/").content.decode()
+    assert "2026-03-01 12:00:15" in page
+    assert '<span class="run-status run-status-failed">failed</span>' in page
+    assert "x" * 119 + "…" in page and "x" * 121 not in page
+    assert "scheduler/admin.css" in page
+    detail = staff_client.get(f"/admin/scheduler/jobrun/{run.pk}/change/").content.decode()
+    assert "x" * 300 in detail

@@ -262,3 +262,17 @@ def test_a_non_staff_user_logs_in_on_the_pages_own_login(client, django_user_mod
     assert response.status_code == 302 and response["Location"] == "/jobs/"
     page = client.get("/jobs/").content.decode()
     assert "health_check" in page and ">Admin<" not in page
+
+
+def test_times_under_a_minute_read_in_seconds(staff_client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from scheduler.templatetags.moments import ago, until
+
+    now = timezone.now()
+    assert ago(now - timedelta(seconds=12)) == "12 s ago"
+    assert until(now + timedelta(seconds=42.4)).startswith("in 4")
+    assert until(now - timedelta(seconds=3)) == "due now"
+    assert ago(now - timedelta(minutes=5)) == "5\xa0minutes ago"
