@@ -92,8 +92,9 @@ TASKS: dict[str, Task] = {
         (
             Argument("sleep", float, 0, 3600),
             Argument("fail", bool),
-            Argument("fail_attempts", int, 0, 20),
-            Argument("kill_attempts", int, 0, 20),
+            # Attempts 1..N fail or die; N over the schedule's attempts means every one.
+            Argument("fail_attempts", int, 0, 1000),
+            Argument("kill_attempts", int, 0, 1000),
         ),
         diagnostic=True,
     ),
