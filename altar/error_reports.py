@@ -22,5 +22,5 @@ class SecretsFilter(SafeExceptionReporterFilter):
     def cleanse_setting(self, key, value):
         value = super().cleanse_setting(key, value)
         if isinstance(value, str):
-            return mask_url_passwords(value)
+            return mask_url_passwords(str(value))
         return value

@@ -146,6 +146,7 @@ class ScheduleAdmin(OwnedAdmin, AdminInput, ScheduleControlActions, admin.ModelA
             **(extra_context or {}),
             "scheduler_backend": state.describe_backend(),
             "scheduler_holder": state.describe_holder(),
+            "scheduler_outage": state.outage(),
         }
         return super().changelist_view(request, extra_context)
 

@@ -36,6 +36,12 @@ class SchedulerState(models.Model):
     holder = models.CharField("lock holder", max_length=200, blank=True)
     holder_since = models.DateTimeField(null=True, blank=True)
     holder_seen_at = models.DateTimeField(null=True, blank=True)
+    outage_alerted_for = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="The last heartbeat of the scheduler whose death was mailed: one mail "
+        "per outage, whichever process noticed it first.",
+    )
 
     class Meta:
         verbose_name = "scheduler state"
@@ -96,6 +102,23 @@ class SchedulerState(models.Model):
         """A lock holder whose heartbeat is fresh (as claims are judged: `stale_after`)."""
         age = self.heartbeat_age()
         return age is not None and age <= stale_after().total_seconds()
+
+    def outage(self) -> str | None:
+        """What to tell a person when no scheduler runs (no lock holder, or its heartbeat
+        is stale), or None while one does: the status pages and admin say it at the top."""
+        if self.holder_alive():
+            return None
+        if self.holder_seen_at is None:
+            since = "no scheduler has run yet"
+        else:
+            seen = timezone.localtime(self.holder_seen_at).strftime("%Y-%m-%d %H:%M:%S %Z")
+            since = f"the last one was seen at {seen}"
+        return (
+            f"No scheduler is running ({since}): no job runs until one starts. Start "
+            "`.venv/bin/python manage.py runscheduler`, or a web process with "
+            "SCHEDULER_AUTOSTART=true. Late states are judged from the runs recorded; "
+            "the state filter reads stored states, which stand still meanwhile."
+        )
 
     @classmethod
     def current(cls) -> int:

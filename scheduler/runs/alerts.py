@@ -40,6 +40,12 @@ def states_changed(changes: list[tuple[str, str, str, str]]) -> None:
     _mail(f"{len(rest)} more jobs changed health", f"{lines}\n")
 
 
+def no_scheduler(outage: str) -> None:
+    """Tell the admins that no scheduler runs (once per outage: see `web/outage.py`)."""
+    logger.error("%s", outage)
+    _mail("No scheduler is running", f"{outage}\n")
+
+
 def _log(job_id: str, old: str, new: str, reason: str) -> None:
     log = logger.info if new == "ok" else logger.warning
     log("Job %s is %s (was %s): %s", job_id, new, old, reason)

@@ -113,26 +113,33 @@ def late_jobs(now: datetime) -> dict[str, str]:
     )
     late = {}
     for schedule in JobRun.objects.with_last_recorded_slot(schedules):
-        last, since = schedule.last_recorded_slot, schedule.enabled_at
-        try:
-            if last is not None and (since is None or last >= since):
-                due = schedule.timing.next_slot(last)
-            elif since is not None:
-                due = schedule.timing.next_slot(since, inclusive=True)
-            else:
-                continue
-        except Exception:  # a row edited into nonsense outside the forms
-            continue
-        if due is None:
-            continue
-        overdue = (now - due).total_seconds()
-        if overdue > schedule.misfire_grace_seconds:
-            moment = timezone.localtime(due).strftime("%Y-%m-%d %H:%M:%S %Z")
-            late[schedule.job_id] = (
-                f"slot {moment} not run, {overdue:.0f}s late (grace "
-                f"{schedule.misfire_grace_seconds}s)"
-            )
+        reason = lateness(schedule, schedule.last_recorded_slot, now)
+        if reason:
+            late[schedule.job_id] = reason
     return late
+
+
+def lateness(schedule: Schedule, last: datetime | None, now: datetime) -> str | None:
+    """Why an enabled `schedule` is late at `now`, given the newest slot recorded for it
+    (`last`), or None. The status pages ask it at read time for the rows they show, so a
+    job is late whether or not a scheduler runs to mark it."""
+    since = schedule.enabled_at
+    try:
+        if last is not None and (since is None or last >= since):
+            due = schedule.timing.next_slot(last)
+        elif since is not None:
+            due = schedule.timing.next_slot(since, inclusive=True)
+        else:
+            return None
+    except Exception:  # a row edited into nonsense outside the forms
+        return None
+    if due is None:
+        return None
+    overdue = (now - due).total_seconds()
+    if overdue <= schedule.misfire_grace_seconds:
+        return None
+    moment = timezone.localtime(due).strftime("%Y-%m-%d %H:%M:%S %Z")
+    return f"slot {moment} not run, {overdue:.0f}s late (grace {schedule.misfire_grace_seconds}s)"
 
 
 def mark_late(now: datetime | None = None) -> list[str]:

@@ -85,4 +85,9 @@ def healthz(request):
     }
     if request.user.is_active and request.user.is_staff:
         body["components"] = components
-    return JsonResponse(body, status=503 if status == FAIL else 200)
+    response = JsonResponse(body, status=503 if status == FAIL else 200)
+    # A 503 here is the answer, not a server error: Django would log it as one and, with
+    # ADMINS set, mail every probe of every monitor. A dead scheduler is mailed once per
+    # outage instead (`web/outage.py`).
+    response._has_been_logged = True
+    return response

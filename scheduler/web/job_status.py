@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from .. import registry
 from ..models import JobHealth, JobRun, Schedule
+from ..runs.health import lateness
 
 JOBS_PER_PAGE = 100
 RUNS_PER_PAGE = 50
@@ -144,16 +145,21 @@ def status_of(schedule: Schedule, now: datetime, details: bool = True) -> JobSta
     """A `JobStatus` from a schedule carrying what `annotated` attached. Without
     `details` (a system job shown to someone who does not manage them) the health
     reason, a run's error, is left out."""
-    if not schedule.enabled:
-        state, reason = "paused", schedule.paused_reason or "disabled: no slots fire"
-    elif schedule.health is not None:
-        state, reason = schedule.health.state, schedule.health.reason if details else ""
-    else:
-        state, reason = JobHealth.OK, ""
     run = schedule.newest
     last = None
     if run is not None:
         last = max(run.scheduled_at, run.missed_until or run.scheduled_at)
+    # Late is judged here, at read time, from the timing and the newest recorded slot:
+    # a dead scheduler marks nothing, and its jobs must still show late.
+    overdue = lateness(schedule, last, now) if schedule.enabled else None
+    if not schedule.enabled:
+        state, reason = "paused", schedule.paused_reason or "disabled: no slots fire"
+    elif schedule.health is not None and schedule.health.state == JobHealth.FAILING:
+        state, reason = JobHealth.FAILING, schedule.health.reason if details else ""
+    elif overdue:
+        state, reason = JobHealth.LATE, overdue
+    else:
+        state, reason = JobHealth.OK, ""
     duration = run.duration.total_seconds() if run is not None and run.duration else None
     try:
         next_run = schedule.next_fire_time_after(last, now)

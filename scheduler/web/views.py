@@ -39,7 +39,7 @@ def _header(user) -> dict:
         holder = state.describe_holder()
     else:
         holder = "running" if state.holder_alive() else "not running"
-    return {"backend": state.describe_backend(), "holder": holder}
+    return {"backend": state.describe_backend(), "holder": holder, "outage": state.outage()}
 
 
 @login_required
