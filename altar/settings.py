@@ -438,6 +438,8 @@ MARKET_DATA_LOOKBACK_CANDLES = _int("MARKET_DATA_LOOKBACK_CANDLES", 500)
 MARKET_DATA_CONCURRENCY = _int("MARKET_DATA_CONCURRENCY", 8)
 # Network and rate-limit errors: tries per request, and the first backoff (doubled each time).
 MARKET_DATA_RETRIES = _int("MARKET_DATA_RETRIES", 3)
+# Seconds a strategy's save waits for an exchange's market list to check its symbol.
+MARKET_DATA_LISTING_TIMEOUT = _int("MARKET_DATA_LISTING_TIMEOUT", 5)
 try:
     MARKET_DATA_RETRY_BACKOFF = float(env.str("MARKET_DATA_RETRY_BACKOFF", default="1.0"))
 except ValueError:

@@ -116,6 +116,12 @@ class Symbol(models.Model):
     )
     last_collected_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True)
+    listed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the exchange last listed it (update_exchange_symbols); empty for a "
+        "row made for a symbol typed by hand.",
+    )
 
     objects = SymbolQuerySet.as_manager()
 

@@ -7,6 +7,7 @@ again if the exchange lists them again.
 from __future__ import annotations
 
 from django.db import transaction
+from django.utils import timezone
 
 from .models import Exchange, Symbol
 from .providers.base import Market
@@ -14,8 +15,16 @@ from .providers.base import Market
 
 def store_markets(exchange: Exchange, markets: list[Market]) -> tuple[int, int]:
     """Upsert `markets` as `exchange`'s symbols; return (listed, newly delisted)."""
+    now = timezone.now()
     rows = [
-        Symbol(exchange=exchange, symbol=m.symbol, base=m.base, quote=m.quote, active=m.active)
+        Symbol(
+            exchange=exchange,
+            symbol=m.symbol,
+            base=m.base,
+            quote=m.quote,
+            active=m.active,
+            listed_at=now,
+        )
         for m in markets
     ]
     listed = {m.symbol for m in markets}
@@ -25,7 +34,7 @@ def store_markets(exchange: Exchange, markets: list[Market]) -> tuple[int, int]:
             batch_size=500,
             update_conflicts=True,
             unique_fields=["exchange", "symbol"],
-            update_fields=["base", "quote", "active"],
+            update_fields=["base", "quote", "active", "listed_at"],
         )
         stale = Symbol.objects.filter(exchange=exchange, active=True).exclude(symbol__in=listed)
         delisted = stale.update(active=False)

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
 
+from market_data import listing
 from market_data.models import PRICE, Symbol, validate_exchange_id
 from scheduler import registry
 from scheduler.audit import log_action
@@ -191,18 +192,24 @@ class Strategy(models.Model):
     MARKET_FIELDS = ("exchange", "symbol", "timeframe")
 
     def clean(self) -> None:
-        """The market of a strategy with a paper account stays as it is: the account's
-        position and signals are in that market. Reset the account to change it."""
-        if self.pk is None or not PaperAccount.objects.filter(strategy_id=self.pk).exists():
-            return
-        stored = Strategy.objects.filter(pk=self.pk).values(*self.MARKET_FIELDS).first() or {}
-        changed = [f for f in self.MARKET_FIELDS if f in stored and stored[f] != getattr(self, f)]
-        if changed:
+        """A new or changed market must be one the exchange lists (`listing.unlisted`:
+        the error names the symbol and suggests close ones). The market of a strategy with
+        a paper account stays as it is: the account's position and signals are in that
+        market. Reset the account to change it."""
+        stored = None
+        if self.pk is not None:
+            stored = Strategy.objects.filter(pk=self.pk).values(*self.MARKET_FIELDS).first()
+        changed = [f for f in self.MARKET_FIELDS if stored is None or stored[f] != getattr(self, f)]
+        if stored and changed and PaperAccount.objects.filter(strategy_id=self.pk).exists():
             message = (
                 "Fixed while the strategy has a paper account (its position and signals are "
                 "in this market); reset the paper account first to change it."
             )
             raise ValidationError({field: message for field in changed})
+        if {"exchange", "symbol"} & set(changed) and self.exchange and self.symbol:
+            problem = listing.unlisted(self.exchange, self.symbol)
+            if problem:
+                raise ValidationError({"symbol": problem})
 
     def _checked_parameters(self) -> dict:
         cls = algorithm_class(self.algorithm)
