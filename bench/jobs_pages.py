@@ -48,10 +48,10 @@ def load(schedules: int, runs_per_schedule: int) -> dict:
                 enabled, enabled_at, kind, interval_seconds, anchor, cron_minute, cron_hour,
                 cron_day_of_month, cron_month, cron_day_of_week, timezone, timeout_seconds,
                 misfire_grace_seconds, max_attempts, retry_backoff_seconds, queue,
-                max_running, created_at, updated_at)
+                max_running, created_at, updated_at, paused_reason)
             SELECT 'strategy_' || i, 'Strategy ' || i, 'probe', '{{}}',
                 mod(i, 20) <> 0, %s, 'interval', 60, %s - interval '2 days', '*', '*', '*', '*',
-                '*', '', 600, 60, 1, 10, 'default', 3, %s, %s
+                '*', '', 600, 60, 1, 10, 'default', 3, %s, %s, ''
             FROM generate_series(1, %s) AS i
             """,
             [now, now, now, now, schedules],
