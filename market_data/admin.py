@@ -138,6 +138,19 @@ class SymbolAdmin(SharedDataAdmin, admin.ModelAdmin):
         self.message_user(request, ngettext(singular, plural, count) % count, messages.SUCCESS)
 
 
+def plain(value) -> str:
+    """A decimal without trailing zeros, never in exponent form."""
+    return f"{value.normalize():f}"
+
+
+def _plain_column(field: str):
+    @admin.display(description=field, ordering=field)
+    def column(self, obj):
+        return plain(getattr(obj, field))
+
+    return column
+
+
 @admin.register(Candle)
 class CandleAdmin(admin.ModelAdmin):
     list_display = ["symbol", "timeframe", "open_time", "o", "h", "l", "c", "v"]
@@ -163,27 +176,6 @@ class CandleAdmin(admin.ModelAdmin):
         return False
 
     # Prices as the exchange wrote them: 226.05, not 226.050490000000000000.
-    @admin.display(description="open", ordering="open")
-    def o(self, obj):
-        return plain(obj.open)
-
-    @admin.display(description="high", ordering="high")
-    def h(self, obj):
-        return plain(obj.high)
-
-    @admin.display(description="low", ordering="low")
-    def l(self, obj):  # noqa: E743 (the column's name)
-        return plain(obj.low)
-
-    @admin.display(description="close", ordering="close")
-    def c(self, obj):
-        return plain(obj.close)
-
-    @admin.display(description="volume", ordering="volume")
-    def v(self, obj):
-        return plain(obj.volume)
-
-
-def plain(value) -> str:
-    """A decimal without trailing zeros, never in exponent form."""
-    return f"{value.normalize():f}"
+    o, h, l, c, v = (  # noqa: E741 (the columns' names)
+        _plain_column(field) for field in ("open", "high", "low", "close", "volume")
+    )

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import csv
 import os
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
 import pytest
+import time_machine
 from django.conf import settings
 
 from market_data.models import Candle, Exchange, Symbol
+from strategies import trading
+from strategies.models import Strategy
 
 
 def series_path(name: str) -> Path:
@@ -45,6 +49,28 @@ def store_series(name: str, exchange_id: str, symbol: str, timeframe: str) -> Sy
     row, _ = Symbol.objects.get_or_create(exchange=exchange, symbol=symbol)
     Candle.objects.upsert_many(row, timeframe, read_rows(name))
     return row
+
+
+NOON = datetime(2024, 3, 1, 12, 0, 30, tzinfo=UTC)
+
+
+def traded(**fields) -> Strategy:
+    """A 1-minute strategy after 30 runs on the simulated market from NOON: a paper
+    account with signals and trades."""
+    strategy = Strategy.objects.create(
+        name="Traded",
+        symbol="BTC/USDT",
+        timeframe="1m",
+        parameters={"fast": 1, "slow": 2},
+        capital=Decimal("1000"),
+        **fields,
+    )
+    with time_machine.travel(NOON, tick=False) as clock:
+        for _ in range(30):
+            trading.run(strategy)
+            clock.shift(60)
+    assert strategy.trades.exists()
+    return strategy
 
 
 @pytest.fixture

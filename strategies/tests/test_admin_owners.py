@@ -13,6 +13,7 @@ from market_data.models import Candle
 from scheduler.models import Schedule
 from strategies import autostop, trading
 from strategies.models import PaperAccount, Strategy
+from strategies.tests.conftest import NOON, traded
 
 pytestmark = pytest.mark.django_db
 
@@ -125,17 +126,7 @@ def test_left_out_parameters_are_saved_with_their_defaults(staff_client):
 
 
 def test_the_list_and_change_page_show_the_account_signals_and_trades(staff_client):
-    strategy = Strategy.objects.create(
-        name="Shown",
-        symbol="BTC/USDT",
-        timeframe="1m",
-        parameters={"fast": 1, "slow": 2},
-        capital=Decimal("1000"),
-    )
-    with time_machine.travel(datetime(2024, 3, 1, 12, 0, 30, tzinfo=UTC), tick=False) as clock:
-        for _ in range(30):
-            trading.run(strategy)
-            clock.shift(60)
+    strategy = traded()
     autostop.record_outcome(
         strategy.pk, "succeeded", "fine", datetime(2024, 3, 1, 12, 30, tzinfo=UTC)
     )
@@ -211,26 +202,7 @@ def test_the_active_checkbox_works_even_when_stored_parameters_are_bad(staff_cli
 
 
 # --- The market and the paper account ------------------------------------------------------
-NOON = datetime(2024, 3, 1, 12, 0, 30, tzinfo=UTC)
 NOON_CANDLE = datetime(2024, 3, 1, 11, 59, tzinfo=UTC)  # the newest closed one at NOON
-
-
-def traded(**fields) -> Strategy:
-    """A 1-minute strategy after 30 runs: a paper account with signals and trades."""
-    strategy = Strategy.objects.create(
-        name="Traded",
-        symbol="BTC/USDT",
-        timeframe="1m",
-        parameters={"fast": 1, "slow": 2},
-        capital=Decimal("1000"),
-        **fields,
-    )
-    with time_machine.travel(NOON, tick=False) as clock:
-        for _ in range(30):
-            trading.run(strategy)
-            clock.shift(60)
-    assert strategy.trades.exists()
-    return strategy
 
 
 def test_the_market_is_read_only_in_admin_once_the_paper_account_exists(staff_client):

@@ -4,31 +4,20 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-import time_machine
 from django.test import Client
 
 from scheduler.web import tokens
-from strategies import autostop, trading
+from strategies import autostop
 from strategies.models import PaperAccount, Strategy
+from strategies.tests.conftest import traded as traded_strategy
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def traded(alice):
-    """Alice's strategy after 30 one-minute runs on the simulated market (signals, trades)."""
-    strategy = Strategy.objects.create(
-        name="Crossing",
-        owner=alice,
-        symbol="BTC/USDT",
-        timeframe="1m",
-        parameters={"fast": 1, "slow": 2},
-        capital=Decimal("1000"),
-    )
-    with time_machine.travel(datetime(2024, 3, 1, 12, 0, 30, tzinfo=UTC), tick=False) as clock:
-        for _ in range(30):
-            trading.run(strategy)
-            clock.shift(60)
+    """Alice's strategy after 30 one-minute runs (signals, trades), its last run recorded."""
+    strategy = traded_strategy(owner=alice)
     autostop.record_outcome(
         strategy.pk, "succeeded", "ok", datetime(2024, 3, 1, 12, 30, tzinfo=UTC)
     )
@@ -46,7 +35,7 @@ def test_a_script_lists_its_own_strategies_with_state_and_account(traded, alice,
     account = PaperAccount.objects.get(strategy=traded)
     assert body["count"] == 1 and body["pages"] == 1
     (row,) = body["strategies"]
-    assert row["id"] == traded.pk and row["name"] == "Crossing" and row["active"] is False
+    assert row["id"] == traded.pk and row["name"] == "Traded" and row["active"] is False
     assert row["job_id"] == traded.job_id and row["symbol"] == "BTC/USDT"
     assert row["equity"] == f"{account.equity.normalize():f}"
     assert Decimal(row["pnl"]) == account.equity - Decimal(1000)
