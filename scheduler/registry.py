@@ -179,6 +179,8 @@ STRATEGY_TASK = "run_strategy"
 STRATEGY_QUEUE = "strategies"
 STRATEGY_MAX_RUNNING = 1
 STRATEGY_JOB_PREFIX = "strategy_"
+# The URL name of a strategy's own page (its chart), linked from its job's page.
+STRATEGY_PAGE = "strategies:strategy-detail"
 
 
 def strategy_job_id(strategy_id: int) -> str:

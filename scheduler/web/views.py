@@ -14,9 +14,11 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from .. import registry
 from ..models import JobRun, SchedulerState, reaches_job
 from ..slots import zone
 from . import control, job_status
@@ -113,10 +115,17 @@ def job_detail(request, job_id: str):
             "upcoming": upcoming,
             "zone": str(tz),
             "can_control": control.can_control(request.user, schedule),
+            "strategy_page": strategy_page(job_id),
             "shows_runs": shows_runs,
             **_header(request.user),
         },
     )
+
+
+def strategy_page(job_id: str) -> str | None:
+    """The page of the strategy whose job this is (only its owner reaches the job's page)."""
+    strategy_id = registry.strategy_id_of(job_id)
+    return None if strategy_id is None else reverse(registry.STRATEGY_PAGE, args=[strategy_id])
 
 
 def _act(request, job_id: str, action):

@@ -2,6 +2,7 @@
 drawn by our own static chart.js, run here under Node with a minimal DOM)."""
 
 import json
+import math
 import shutil
 import subprocess
 from datetime import UTC, datetime, timedelta
@@ -145,3 +146,30 @@ def test_a_judged_candles_charted_indicators_are_the_ones_its_signal_recorded():
         moment = int(signal.candle_time.timestamp() * 1000)
         for name in ("ema_fast", "ema_slow"):
             assert charted[name][moment] == signal.indicators[name]
+
+
+@needs_node
+def test_the_chart_reads_round_ticks_values_on_hover_and_why_equity_is_flat(client, alice, traded):
+    client.force_login(alice)
+    data = client.get(page(traded)).context["chart"]
+    drawn = draw(data)
+    ticks = [float(text.replace(",", "")) for text in drawn["priceTicks"]]
+    steps = {round(b - a, 9) for a, b in zip(ticks, ticks[1:], strict=False)}
+    assert len(ticks) >= 3 and len(steps) == 1
+    (step,) = steps
+    assert step / 10 ** math.floor(math.log10(step)) in (1, 2, 5)  # 1, 2 or 5 × 10^k
+    assert all(abs(t / step - round(t / step)) < 1e-6 for t in ticks)  # on the step
+    assert " UTC · close " in drawn["readout"] and "sma_fast" in drawn["readout"]
+    assert drawn["equityNote"] == ""
+    flat = dict(data, equity=[{"t": t, "v": 1000.0} for t in data["times"][:5]])
+    assert draw(flat)["equityNote"].startswith("Flat: all cash")
+    assert draw(dict(data, equity=[]))["equityNote"].startswith("No equity yet")
+
+
+def test_the_strategy_page_and_its_job_page_link_to_each_other(client, alice, traded):
+    traded.start()
+    client.force_login(alice)
+    html = client.get(page(traded)).content.decode()
+    assert f'id="job-link" href="/jobs/{traded.job_id}/"' in html
+    job = client.get(f"/jobs/{traded.job_id}/").content.decode()
+    assert f'id="strategy-link" href="/strategies/{traded.pk}/"' in job

@@ -29,6 +29,29 @@
     return Number(value.toPrecision(6)).toString();
   }
 
+  /* Round tick values over [lo, hi]: steps of 1, 2 or 5 times a power of ten, so the axis
+     reads 97,000 / 97,500 / 98,000, not 97,105.9 / 97,432.1. Returns {step, ticks}. */
+  function niceTicks(lo, hi, count) {
+    var raw = (hi - lo) / count;
+    var power = Math.pow(10, Math.floor(Math.log10(raw)));
+    var step = [1, 2, 5, 10].map(function (m) { return m * power; })
+      .filter(function (s) { return s >= raw; })[0];
+    var ticks = [];
+    for (var v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) {
+      ticks.push(Number(v.toFixed(12)));
+    }
+    return { step: step, ticks: ticks };
+  }
+
+  /* A tick's text: as many decimals as the step needs, thousands grouped. */
+  function tickLabel(value, step) {
+    var decimals = Math.max(0, Math.min(8, -Math.floor(Math.log10(step))));
+    if (Math.abs(value) >= 1e7) { return value.toExponential(2); }
+    return value.toLocaleString("en-US", {
+      minimumFractionDigits: decimals, maximumFractionDigits: decimals
+    });
+  }
+
   function day(ms) {
     return new Date(ms).toISOString().slice(5, 16).replace("T", " ");
   }
@@ -52,11 +75,12 @@
     function x(t) { return PAD.left + (t1 === t0 ? plotW / 2 : (t - t0) / (t1 - t0) * plotW); }
     function y(v) { return PAD.top + (hi - v) / (hi - lo) * plotH; }
 
-    for (var i = 0; i <= 4; i++) {
-      var v = lo + (hi - lo) * i / 4;
+    var scale = niceTicks(lo, hi, 4);
+    scale.ticks.forEach(function (v) {
       node("line", { x1: PAD.left, x2: WIDTH - PAD.right, y1: y(v), y2: y(v), "class": "grid" }, svg);
-      node("text", { x: PAD.left - 6, y: y(v) + 4, "text-anchor": "end" }, svg).textContent = label(v);
-    }
+      node("text", { x: PAD.left - 6, y: y(v) + 4, "text-anchor": "end", "class": "tick" }, svg)
+        .textContent = tickLabel(v, scale.step);
+    });
     for (var j = 0; j <= 4; j++) {
       var t = t0 + (t1 - t0) * j / 4;
       var anchor = j === 0 ? "start" : j === 4 ? "end" : "middle";  // ends stay inside
@@ -82,6 +106,8 @@
       legendX += 12 + 7 * l.name.length;
     });
 
+    hover(svg, lines, x, t0, t1, plotW, height);
+
     markers.forEach(function (m) {
       var cx = x(m.t), cy = y(m.price), s = 7;
       var points = m.side === "buy"
@@ -90,6 +116,53 @@
       var mark = node("polygon", { points: points.join(" "), "class": m.side }, svg);
       node("title", {}, mark).textContent = m.side + " at " + m.label + " (" + day(m.t) + " UTC)";
     });
+  }
+
+  /* Values on hover: a cursor line and, at the top right, the time and each line's value
+     at the nearest point. */
+  function hover(svg, lines, x, t0, t1, plotW, height) {
+    if (!svg.addEventListener || !lines.length) { return; }
+    var cursor = node("line", { y1: PAD.top, y2: height - PAD.bottom, "class": "cursor" }, svg);
+    var readout = node("text", { x: PAD.left + plotW, y: 14, "text-anchor": "end", "class": "readout" }, svg);
+    cursor.setAttribute("visibility", "hidden");
+    svg.addEventListener("mousemove", function (event) {
+      var box = svg.getBoundingClientRect();
+      var fraction = (event.clientX - box.left - PAD.left) / plotW;
+      if (fraction < 0 || fraction > 1) { return; }
+      var t = t0 + fraction * (t1 - t0);
+      var parts = [];
+      lines.forEach(function (l) {
+        var k = nearest(l.times, t);
+        if (k >= 0 && l.values[k] !== null) { parts.push(l.name + " " + label(l.values[k])); }
+      });
+      var k0 = nearest(lines[0].times, t);
+      var at = k0 >= 0 ? lines[0].times[k0] : t;
+      cursor.setAttribute("x1", x(at));
+      cursor.setAttribute("x2", x(at));
+      cursor.setAttribute("visibility", "visible");
+      readout.textContent = day(at) + " UTC · " + parts.join(" · ");
+    });
+    svg.addEventListener("mouseleave", function () {
+      cursor.setAttribute("visibility", "hidden");
+      readout.textContent = "";
+    });
+  }
+
+  function nearest(times, t) {
+    if (!times.length) { return -1; }
+    var lo = 0, hi = times.length - 1;
+    while (hi - lo > 1) {
+      var mid = (lo + hi) >> 1;
+      if (times[mid] < t) { lo = mid; } else { hi = mid; }
+    }
+    return Math.abs(times[lo] - t) <= Math.abs(times[hi] - t) ? lo : hi;
+  }
+
+  /* A line across the middle of an empty or flat panel, saying why. */
+  function note(svg, text) {
+    var box = svg.getBoundingClientRect();
+    node("text", { x: (box.width || 1000) / 2, y: (box.height || 200) / 2, "text-anchor": "middle", "class": "note" }, svg)
+      .textContent = text;
   }
 
   var source = document.getElementById("chart-data");
@@ -111,8 +184,16 @@
     oscillator.style.display = "none";
   }
 
+  var equityChart = document.getElementById("equity-chart");
   var equity = data.equity.map(function (p) { return p.t; });
   var values = data.equity.map(function (p) { return p.v; });
-  panel(document.getElementById("equity-chart"), t0, t1,
-        [{ name: "equity", color: "#187a3a", times: equity, values: values }], [], []);
+  if (!values.length) {
+    note(equityChart, "No equity yet: the paper account opens at the strategy's first run.");
+  } else {
+    panel(equityChart, t0, t1,
+          [{ name: "equity", color: "#187a3a", times: equity, values: values }], [], []);
+    if (Math.min.apply(null, values) === Math.max.apply(null, values)) {
+      note(equityChart, "Flat: all cash, no position held yet (no buy signal in this window).");
+    }
+  }
 }());
