@@ -42,10 +42,12 @@ def stop() -> None:
         return
     interrupted = _in_web.stop(settings.SCHEDULER_SHUTDOWN_GRACE)
     _in_web = None
+    # Said either way, so Ctrl-C on `make run` (or a dyno's stop) ends with what happened
+    # to the running jobs.
+    logger.info("Scheduler stopped; %d run(s) cut and recorded as interrupted", interrupted)
     if interrupted:
         # The cut runs are recorded; their threads cannot be stopped and would keep this
         # worker alive until gunicorn kills it (28 s, close to Heroku's 30): leave now,
         # as `runscheduler` does.
-        logger.info("Scheduler stopped; %d run(s) recorded as interrupted", interrupted)
         logging.shutdown()
         os._exit(0)
