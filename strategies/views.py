@@ -105,5 +105,7 @@ def strategy_detail(request, strategy_id: int):
             "summary": summary,
             "chart": chart_data(strategy),
             "trades": strategy.trades.order_by("-time")[:20],
+            # The page fetches itself this often and redraws, without a reload.
+            "refresh_seconds": settings.SCHEDULER_PAGE_REFRESH,
         },
     )

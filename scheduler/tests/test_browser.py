@@ -8,6 +8,7 @@ in `SCREENSHOT_DIR` (default `screenshots/`) for people to look at.
 
 import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -222,4 +223,69 @@ def test_every_page_loads_under_the_content_security_policy_with_no_violation(
         visit(path)
     shots(page, "07-admin-under-csp")
     assert refused == []
+    page.close()
+
+
+def test_an_operator_sees_a_dead_scheduler_a_refused_symbol_and_a_live_chart(
+    browser, shots, live_server, django_user_model
+):
+    """No scheduler runs in this test: the banner says so and a job past its grace shows
+    late. Admin refuses a symbol the exchange does not list, naming close ones. The chart
+    reads values under the pointer and refreshes itself without a reload."""
+    from datetime import timedelta
+
+    from scheduler.models import Schedule
+    from strategies import trading
+    from strategies.models import PaperAccount
+
+    django_user_model.objects.create_superuser("root", "root@example.com", PASSWORD)
+    past = timezone.now().replace(microsecond=0) - timedelta(minutes=10)
+    Schedule.objects.create(
+        job_id="every_minute", task="health_check", interval_seconds=60, anchor=past
+    )
+    Schedule.objects.filter(job_id="every_minute").update(enabled_at=past)
+    strategy = Strategy.objects.create(name="Trend", symbol="BTC/USDT", timeframe="1m")
+
+    def first_run():
+        # In a thread of its own: Playwright's event loop runs in this one, and a run
+        # fetches candles through async code.
+        try:
+            trading.run(strategy)
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(first_run).result(timeout=60)
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.set_default_timeout(BOUND_MS)
+    from playwright.sync_api import expect
+
+    page.goto(f"{live_server.url}/jobs/")
+    page.fill("#id_username", "root")
+    page.fill("#id_password", PASSWORD)
+    page.click("button:text('Log in')")
+    expect(page.locator("#no-scheduler")).to_contain_text("No scheduler is running")
+    expect(page.locator("tr[data-job='every_minute'] .state")).to_have_text("late")
+    shots(page, "08-no-scheduler-banner-and-late")
+
+    page.goto(f"{live_server.url}/admin/strategies/strategy/add/")
+    page.fill("#id_name", "Typo")
+    page.fill("#id_symbol", "BTC/USTD")
+    page.click("input[name=_save]")
+    expect(page.locator(".errorlist")).to_contain_text(
+        "simulated does not list BTC/USTD; did you mean BTC/USDT"
+    )
+    shots(page, "09-unknown-symbol-refused")
+
+    page.goto(f"{live_server.url}/strategies/{strategy.pk}/")
+    page.evaluate("window.__notReloaded = true")
+    page.hover("#price-chart", position={"x": 640, "y": 150})
+    expect(page.locator("#price-chart .readout")).to_contain_text("UTC · close ")
+    shots(page, "10-chart-hover")
+    # New figures reach the page by its own refresh (every second here), not a reload.
+    PaperAccount.objects.filter(strategy=strategy).update(equity=12345.5)
+    expect(page.locator("#live")).to_contain_text("12345.5", timeout=BOUND_MS)
+    assert page.evaluate("window.__notReloaded") is True
+    shots(page, "11-chart-refreshed")
     page.close()

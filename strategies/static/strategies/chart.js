@@ -75,7 +75,7 @@
     function x(t) { return PAD.left + (t1 === t0 ? plotW / 2 : (t - t0) / (t1 - t0) * plotW); }
     function y(v) { return PAD.top + (hi - v) / (hi - lo) * plotH; }
 
-    var scale = niceTicks(lo, hi, 4);
+    var scale = niceTicks(lo, hi, 5);
     scale.ticks.forEach(function (v) {
       node("line", { x1: PAD.left, x2: WIDTH - PAD.right, y1: y(v), y2: y(v), "class": "grid" }, svg);
       node("text", { x: PAD.left - 6, y: y(v) + 4, "text-anchor": "end", "class": "tick" }, svg)
@@ -165,35 +165,63 @@
       .textContent = text;
   }
 
-  var source = document.getElementById("chart-data");
-  if (!source) { return; }
-  var data = JSON.parse(source.textContent);
-  if (!data.times || !data.times.length) { return; }
-  var times = data.times, t0 = times[0], t1 = times[times.length - 1];
-  function on(values) { return { times: times, values: values }; }
+  /* Draw the three panels from `data`, on empty panels. */
+  function draw(data) {
+    ["price-chart", "oscillator-chart", "equity-chart"].forEach(function (id) {
+      var svg = document.getElementById(id);
+      while (svg && svg.firstChild) { svg.removeChild(svg.firstChild); }
+    });
+    if (!data.times || !data.times.length) { return; }
+    var times = data.times, t0 = times[0], t1 = times[times.length - 1];
+    function on(values) { return { times: times, values: values }; }
 
-  var priceLines = [Object.assign(on(data.closes), { name: "close", color: "#333" })];
-  data.overlays.forEach(function (s) { priceLines.push(Object.assign(on(s.values), { name: s.name })); });
-  panel(document.getElementById("price-chart"), t0, t1, priceLines, data.trades, []);
+    var priceLines = [Object.assign(on(data.closes), { name: "close", color: "#333" })];
+    data.overlays.forEach(function (s) { priceLines.push(Object.assign(on(s.values), { name: s.name })); });
+    panel(document.getElementById("price-chart"), t0, t1, priceLines, data.trades, []);
 
-  var oscillator = document.getElementById("oscillator-chart");
-  if (data.oscillators.length) {
-    var lower = data.oscillators.map(function (s) { return Object.assign(on(s.values), { name: s.name }); });
-    panel(oscillator, t0, t1, lower, [], data.levels);
-  } else {
-    oscillator.style.display = "none";
+    var oscillator = document.getElementById("oscillator-chart");
+    if (data.oscillators.length) {
+      var lower = data.oscillators.map(function (s) { return Object.assign(on(s.values), { name: s.name }); });
+      panel(oscillator, t0, t1, lower, [], data.levels);
+    } else {
+      oscillator.style.display = "none";
+    }
+
+    var equityChart = document.getElementById("equity-chart");
+    var equity = data.equity.map(function (p) { return p.t; });
+    var values = data.equity.map(function (p) { return p.v; });
+    if (!values.length) {
+      note(equityChart, "No equity yet: the paper account opens at the strategy's first run.");
+    } else {
+      panel(equityChart, t0, t1,
+            [{ name: "equity", color: "#187a3a", times: equity, values: values }], [], []);
+      if (Math.min.apply(null, values) === Math.max.apply(null, values)) {
+        note(equityChart, "Flat: all cash, no position held yet (no buy signal in this window).");
+      }
+    }
   }
 
-  var equityChart = document.getElementById("equity-chart");
-  var equity = data.equity.map(function (p) { return p.t; });
-  var values = data.equity.map(function (p) { return p.v; });
-  if (!values.length) {
-    note(equityChart, "No equity yet: the paper account opens at the strategy's first run.");
-  } else {
-    panel(equityChart, t0, t1,
-          [{ name: "equity", color: "#187a3a", times: equity, values: values }], [], []);
-    if (Math.min.apply(null, values) === Math.max.apply(null, values)) {
-      note(equityChart, "Flat: all cash, no position held yet (no buy signal in this window).");
-    }
+  /* Refresh without a reload: fetch this page again every `data-refresh` seconds, put its
+     numbers, charts and trades in place of these, and redraw. */
+  function refresh() {
+    fetch(window.location.href, { credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.text() : null; })
+      .then(function (html) {
+        if (!html) { return; }
+        var fresh = new DOMParser().parseFromString(html, "text/html");
+        var live = fresh.getElementById("live"), source = fresh.getElementById("chart-data");
+        if (!live || !source) { return; }
+        document.getElementById("live").innerHTML = live.innerHTML;
+        draw(JSON.parse(source.textContent));
+      })
+      .catch(function () { /* the next tick tries again */ });
+  }
+
+  var source = document.getElementById("chart-data");
+  if (!source) { return; }
+  draw(JSON.parse(source.textContent));
+  var every = Number(document.body && document.body.dataset ? document.body.dataset.refresh : 0);
+  if (every > 0 && typeof window !== "undefined" && window.fetch && window.DOMParser) {
+    window.setInterval(refresh, every * 1000);
   }
 }());
