@@ -120,6 +120,14 @@ class SchedulerState(models.Model):
             "the state filter reads stored states, which stand still meanwhile."
         )
 
+    def catching_up(self) -> bool:
+        """A scheduler that took the lock less than one health look ago
+        (SCHEDULER_HEALTH_EVERY): the states it stores are still being rechecked."""
+        if not self.holder_alive() or self.holder_since is None:
+            return False
+        age = (timezone.now() - self.holder_since).total_seconds()
+        return age < settings.SCHEDULER_HEALTH_EVERY
+
     @classmethod
     def current(cls) -> int:
         return cls.objects.filter(pk=1).values_list("changes", flat=True).first() or 0

@@ -50,6 +50,10 @@ def test_every_status_page_and_the_schedules_list_say_when_no_scheduler_runs(sta
     SchedulerState.record_holder("web-1:7", "apscheduler")
     for url in ("/jobs/", "/admin/scheduler/schedule/"):
         assert 'id="no-scheduler"' not in staff_client.get(url).content.decode()
+    # A new holder's first health period: its stored states are still being rechecked.
+    assert "is catching up" in staff_client.get("/jobs/").content.decode()
+    SchedulerState.objects.update(holder_since=timezone.now() - timedelta(minutes=5))
+    assert "is catching up" not in staff_client.get("/jobs/").content.decode()
     SchedulerState.objects.update(holder_seen_at=timezone.now() - timedelta(minutes=2))
     page = staff_client.get("/jobs/").content.decode()
     assert "No scheduler is running (the last one was seen at" in page

@@ -41,7 +41,12 @@ def _header(user) -> dict:
         holder = state.describe_holder()
     else:
         holder = "running" if state.holder_alive() else "not running"
-    return {"backend": state.describe_backend(), "holder": holder, "outage": state.outage()}
+    return {
+        "backend": state.describe_backend(),
+        "holder": holder,
+        "outage": state.outage(),
+        "catching_up": state.catching_up(),
+    }
 
 
 @login_required
