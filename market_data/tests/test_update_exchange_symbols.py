@@ -48,3 +48,24 @@ def test_the_simulated_exchange_lists_its_markets_and_a_second_run_changes_nothi
     assert count >= 100
     assert update() == first
     assert Symbol.objects.count() == count
+
+
+def test_a_symbol_is_checked_against_kraken_recorded_markets(monkeypatch, shared_data, settings):
+    """No stored listing yet: the provider's market list (ccxt, answering from the recorded
+    Kraken markets) says whether a typed symbol exists; once `update_exchange_symbols`
+    stored the list, the stored one answers (a delisted symbol is then refused)."""
+    from market_data import listing
+
+    responses = shared_data / "exchange_responses"
+    settings.MARKET_DATA_PROVIDER = "ccxt"
+    markets = load_markets(responses, "kraken")
+    install(monkeypatch, responses, "kraken", lambda url: pytest.fail(url), markets=markets)
+    assert listing.unlisted("kraken", "ETH/USDT") is None
+    assert listing.unlisted("kraken", "ETH/USTD") == (
+        "kraken does not list ETH/USTD; did you mean ETH/USDT, BTC/USD, LTC/USDT?"
+    )
+    Exchange.objects.create(ccxt_id="kraken")
+    del markets["LTC/USDT"]
+    install(monkeypatch, responses, "kraken", lambda url: pytest.fail(url), markets=markets)
+    update()
+    assert listing.unlisted("kraken", "LTC/USDT").startswith("kraken does not list LTC/USDT")
