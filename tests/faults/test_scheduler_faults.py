@@ -26,7 +26,7 @@ from django.core.management import call_command
 from django.db import transaction
 from django.utils import timezone
 
-from scheduler.models import JobRun, Schedule
+from scheduler.models import JobRun, ProbeRun, Schedule
 from scheduler.slots import next_whole_second
 from tests import support
 from tests.support import probe_rows, probe_slots, wait_for_run
@@ -98,6 +98,27 @@ def test_a_saturated_pool_skips_overlaps_and_records_misfires_without_losing_or_
 
     skipped = JobRun.objects.filter(job_id__in=job_ids, status=JobRun.SKIPPED)
     late = JobRun.objects.filter(job_id__in=job_ids, summary__contains="grace is 5s")
+
+    def context() -> str:
+        """On a failure: each lost slot's job, as the run records and the ledger saw it."""
+        lines = []
+        for job_id in job_ids:
+            for slot in support.lost(job_id, start, end):
+                near = (slot - timedelta(seconds=8), slot + timedelta(seconds=8))
+                runs = JobRun.objects.filter(job_id=job_id, scheduled_at__range=near)
+                probes = ProbeRun.objects.filter(job_id=job_id, scheduled_at__range=near)
+                lines.append(f"{job_id} {slot.isoformat()} lost; runs:")
+                lines += [
+                    f"  {r.scheduled_at:%H:%M:%S} {r.status} started {r.started_at} "
+                    f"finished {r.finished_at} {r.summary}"
+                    for r in runs.order_by("scheduled_at")
+                ]
+                lines += [
+                    f"  probe {p.scheduled_at:%H:%M:%S} {p.started_at} -> {p.finished_at}"
+                    for p in probes.order_by("scheduled_at")
+                ]
+        return "\n".join(lines) + "\n" + process.output[-3000:]
+
     row = fault_report.check_ledger(
         1,
         job_ids,
@@ -108,6 +129,7 @@ def test_a_saturated_pool_skips_overlaps_and_records_misfires_without_losing_or_
             f"of the missed, {skipped.filter(scheduled_at__lte=end).count()} are overlaps "
             "skipped, the rest misfires"
         ),
+        context=context,
     )
     assert row["expected"] == 1600
     assert row["ran"] > 0

@@ -52,9 +52,17 @@ def lost(job_id: str, start: datetime, end: datetime, using: str = "default") ->
         .filter(job_id=job_id, status=JobRun.MISSED)
         .values_list("scheduled_at", "missed_until")
     )
-    executions = list(
-        ProbeRun.objects.using(using).filter(job_id=job_id).values_list("started_at", "finished_at")
+    # An execution is going on, for the hub, until its run is recorded: the probe's row is
+    # finished a moment before, and a skip decided in between is still by policy.
+    recorded = dict(
+        JobRun.objects.using(using).filter(job_id=job_id).values_list("scheduled_at", "finished_at")
     )
+    executions = [
+        (began, ended if ended is None else max(ended, recorded.get(slot) or ended))
+        for slot, began, ended in ProbeRun.objects.using(using)
+        .filter(job_id=job_id)
+        .values_list("scheduled_at", "started_at", "finished_at")
+    ]
     skipped = {
         slot
         for slot, at in JobRun.objects.using(using)
