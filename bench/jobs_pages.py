@@ -135,6 +135,11 @@ def time_page(client, path: str, requests: int, **headers) -> dict:
     }
 
 
+def time_pages(client, pages: dict[str, str], requests: int) -> dict:
+    """`time_page` for each of `pages` ({name: path}), by name."""
+    return {name: time_page(client, path, requests) for name, path in pages.items()}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", default=DEFAULT_URL)
@@ -164,7 +169,7 @@ def main():
         "/jobs/<id>/?page=2": f"/jobs/{job}/?page=2",
         "/api/v1/jobs": "/api/v1/jobs",
     }
-    results = {name: time_page(client, path, args.requests) for name, path in pages.items()}
+    results = time_pages(client, pages, args.requests)
     # The same pages for a staff member who owns OWNED of the strategies: every query
     # then goes through the ownership rule (a superuser's skips it).
     from strategies.models import Strategy
@@ -183,9 +188,7 @@ def main():
         "/jobs/<id>/": f"/jobs/{own_job}/",
         "/api/v1/jobs": "/api/v1/jobs",
     }
-    results_as_owner = {
-        name: time_page(owner_client, path, args.requests) for name, path in owner_pages.items()
-    }
+    results_as_owner = time_pages(owner_client, owner_pages, args.requests)
     results["/metrics"] = time_page(
         Client(),
         "/metrics",

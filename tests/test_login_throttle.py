@@ -3,7 +3,6 @@ counted in the database, so both workers see the same counts)."""
 
 import http.cookiejar
 import re
-import sys
 import time
 import urllib.error
 import urllib.parse
@@ -28,14 +27,12 @@ def hub(transactional_db):
     started = []
 
     def start(**env):
-        port = support.free_port()
-        process = support.Process(
-            [sys.executable, "-m", "gunicorn", "altar.wsgi", "-w", "2", "-b", f"127.0.0.1:{port}"],
-            env=support.subprocess_env(LOGIN_LOCKOUT_SECONDS=str(LOCKOUT), **env),
+        process, url = support.gunicorn(
+            2, support.subprocess_env(LOGIN_LOCKOUT_SECONDS=str(LOCKOUT), **env)
         )
         started.append(process)
         process.wait_for_line(r"Booting worker", timeout=30)
-        return f"http://127.0.0.1:{port}"
+        return url
 
     yield start
     for process in started:

@@ -1,6 +1,5 @@
 """The hub served by gunicorn, with the scheduler inside the web process (the default)."""
 
-import sys
 import urllib.request
 
 import pytest
@@ -16,14 +15,10 @@ def web(transactional_db):
     started = []
 
     def start(**env):
-        port = support.free_port()
-        process = support.Process(
-            [sys.executable, "-m", "gunicorn", "altar.wsgi", "-w", "1", "-b", f"127.0.0.1:{port}"],
-            env=support.subprocess_env(**env),
-        )
+        process, url = support.gunicorn(1, support.subprocess_env(**env))
         started.append(process)
         process.wait_for_line(r"Booting worker", timeout=30)
-        return process, f"http://127.0.0.1:{port}"
+        return process, url
 
     yield start
     for process in started:

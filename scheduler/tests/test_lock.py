@@ -42,16 +42,8 @@ def test_a_second_runscheduler_stands_by_and_takes_over_when_the_first_is_killed
 
 
 def test_gunicorn_with_several_workers_runs_one_scheduler(transactional_db):
-    import sys
-
-    from tests.support import free_port
-
     Schedule.objects.create(job_id="probe_1", task="probe", interval_seconds=1)
-    port = free_port()
-    web = support.Process(
-        [sys.executable, "-m", "gunicorn", "altar.wsgi", "-w", "3", "-b", f"127.0.0.1:{port}"],
-        env=support.subprocess_env(SCHEDULER_AUTOSTART="true"),
-    )
+    web, _ = support.gunicorn(3, support.subprocess_env(SCHEDULER_AUTOSTART="true"))
     try:
         web.wait_for_line("Background scheduler started", timeout=30)
         support.wait_until(lambda: web.output.count("standing by") == 2, 30, "two standbys")

@@ -8,7 +8,6 @@ strategies that write their own runs, for 30 s.
 """
 
 import json
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -37,12 +36,9 @@ def sqlite_only(transactional_db):
 
 def web_server() -> tuple[support.Process, str]:
     """The web process: gunicorn with two workers on the test's SQLite file."""
-    port = support.free_port()
-    web = support.Process(
-        [sys.executable, "-m", "gunicorn", "altar.wsgi", "-w", "2", "-b", f"127.0.0.1:{port}"]
-    )
+    web, url = support.gunicorn(2)
     web.wait_for_line(r"Booting worker", timeout=30)
-    return web, f"http://127.0.0.1:{port}"
+    return web, url
 
 
 def post(url: str, token: str, body: dict | None = None) -> int:

@@ -14,7 +14,7 @@ from .processes import (
     procfile_command,
     subprocess_env,
 )
-from .servers import PrivatePostgres, RedisServer, celery_worker, free_port
+from .servers import PrivatePostgres, RedisServer, celery_worker, free_port, gunicorn
 from .waits import in_thread, race, wait_until
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "database_url",
     "duplicates",
     "free_port",
+    "gunicorn",
     "in_thread",
     "lost",
     "manage",

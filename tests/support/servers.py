@@ -90,6 +90,15 @@ class RedisServer:
         ).stdout.strip()
 
 
+def gunicorn(workers: int, env: dict[str, str] | None = None) -> tuple[Process, str]:
+    """The hub under gunicorn (`altar.wsgi`, `workers` workers) on a free loopback port,
+    started but not waited for (each caller waits for the line it needs); returns it and
+    its base URL."""
+    port = free_port()
+    args = [sys.executable, "-m", "gunicorn", "altar.wsgi", "-w", str(workers)]
+    return Process([*args, "-b", f"127.0.0.1:{port}"], env=env), f"http://127.0.0.1:{port}"
+
+
 def celery_worker(env: dict[str, str], concurrency: int = 2, name: str = "w1") -> Process:
     """A real `celery -A altar worker` (prefork) on the test database, started and ready."""
     worker = Process(
