@@ -13,12 +13,14 @@ from . import registry
 from .backends.apscheduler import admin as apscheduler_admin  # noqa: F401  (registers)
 from .backends.celery import admin as celery_admin  # noqa: F401  (registers)
 from .models import (
+    LIST_LENGTH,
     ApiToken,
     HealthReport,
     JobRun,
     Schedule,
     SchedulerState,
     manages_system_jobs,
+    one_line,
     queue_names,
 )
 from .web import tokens
@@ -228,7 +230,7 @@ class JobRunAdmin(OwnedAdmin, ReadOnlyAdmin, admin.ModelAdmin):
     @admin.display(description="summary")
     def short_summary(self, obj: JobRun):
         """Shortened in the list; the whole text is on the run's page."""
-        return obj.summary if len(obj.summary) <= 120 else obj.summary[:119] + "…"
+        return one_line(obj.summary, LIST_LENGTH)
 
     @admin.display(description="duration")
     def duration_text(self, obj: JobRun):

@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.utils.translation import ngettext
 
+from scheduler.models import LIST_LENGTH, one_line
 from scheduler.web.admin_actions import StrategyJobActions
 from scheduler.web.admin_input import AdminInput
 
@@ -117,8 +118,7 @@ class StrategyAdmin(AdminInput, StrategyJobActions, admin.ModelAdmin):
     @admin.display(description="stopped itself")
     def stopped_because(self, obj):
         """The auto-stop's reason, shortened; the whole text is on the change page."""
-        reason = obj.stopped_reason
-        return (reason[:117] + "…" if len(reason) > 120 else reason) or "—"
+        return one_line(obj.stopped_reason, LIST_LENGTH) or "—"
 
     @admin.display(description="last run", ordering="account__last_run_at")
     def last_run(self, obj):

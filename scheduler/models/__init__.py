@@ -3,7 +3,7 @@ as migrations and the other apps name it (`scheduler.models.CronFieldValidator`)
 
 from .health import HealthReport, JobCounter, JobHealth
 from .owners import MANAGE_SYSTEM_JOBS, manages_system_jobs, reaches_job
-from .runs import SUMMARY_LENGTH, JobRun, ProbeRun, RunRequest, one_line
+from .runs import LIST_LENGTH, SUMMARY_LENGTH, JobRun, ProbeRun, RunRequest, one_line
 from .schedules import CHANGE_HOOKS, Schedule
 from .state import CHANGES_CHANNEL, MISSED_BEATS, SchedulerState, stale_after
 from .tokens import ApiToken
@@ -18,6 +18,7 @@ from .validators import (
 __all__ = [
     "CHANGES_CHANNEL",
     "CHANGE_HOOKS",
+    "LIST_LENGTH",
     "MANAGE_SYSTEM_JOBS",
     "MISSED_BEATS",
     "SUMMARY_LENGTH",

@@ -16,10 +16,14 @@ from .owners import JobScopedQuerySet
 SUMMARY_LENGTH = 500
 
 
-def one_line(value: object) -> str:
-    """`value` as one line of at most `SUMMARY_LENGTH` characters (an error, a summary)."""
+# How much of a summary a list shows (admin's lists); the whole text is on its page.
+LIST_LENGTH = 120
+
+
+def one_line(value: object, length: int = SUMMARY_LENGTH) -> str:
+    """`value` as one line of at most `length` characters (an error, a summary)."""
     text = " ".join(str(value).split())
-    return text[: SUMMARY_LENGTH - 1] + "…" if len(text) > SUMMARY_LENGTH else text
+    return text[: length - 1] + "…" if len(text) > length else text
 
 
 class JobRunManager(models.Manager.from_queryset(JobScopedQuerySet)):
